@@ -1,0 +1,282 @@
+"""The typed records passed between the stages: source → intake → parsers → store → deadlines → out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from email.message import Message
+
+# The items of a season (contract: "What is expected of each unit").
+MEETING_REQUEST = "meeting_request"
+TEAM_REPORT = "team_report"
+PERSONAL_REPORT = "personal_report"
+LEADER_REVIEW = "leader_review"
+UNION_REVIEW = "union_review"
+RESERVE_RECOMMENDATION = "reserve_recommendation"
+ITEMS = (
+    MEETING_REQUEST,
+    TEAM_REPORT,
+    PERSONAL_REPORT,
+    LEADER_REVIEW,
+    UNION_REVIEW,
+    RESERVE_RECOMMENDATION,
+)
+# How HR names each item, in mail and in the tracker.
+ITEM_TITLES = {
+    MEETING_REQUEST: "述职大会时间申请",
+    TEAM_REPORT: "班子述职报告",
+    PERSONAL_REPORT: "个人述职报告",
+    LEADER_REVIEW: "民主评议考核表（领导评价意见）",
+    UNION_REVIEW: "民主评议意见",
+    RESERVE_RECOMMENDATION: "科级后备干部推荐",
+}
+
+# Roles as people.csv spells them.
+HEAD = "主要领导"
+SECRETARY = "党支部书记"
+DEPUTY_SECRETARY = "党支部副书记"  # counts as SECRETARY
+DEPUTY = "副职"
+CADRE = "科级干部"
+SECOND_LINE = "二线干部"
+UNION_CHAIR = "分会主席"
+ROLES = (HEAD, SECRETARY, DEPUTY_SECRETARY, DEPUTY, CADRE, SECOND_LINE, UNION_CHAIR)
+TEAM_ROLES = (HEAD, SECRETARY, DEPUTY)  # 班子成员: reviewed by leader_review
+REPORTING_ROLES = (HEAD, SECRETARY, DEPUTY, CADRE, SECOND_LINE)  # owe a personal_report
+
+# Message outcomes (contract: hrbot log --json).
+ACCEPTED = "accepted"
+DUPLICATE = "duplicate"
+AUTO_REPLY = "auto_reply"
+BOUNCE = "bounce"
+OWN_MAIL = "own_mail"
+UNKNOWN_SENDER = "unknown_sender"
+NO_DOCUMENTS = "no_documents"
+REJECTED = "rejected"
+# Attachment outcomes add one of their own.
+IGNORED = "ignored"
+
+# Status states (contract: "States").
+RECEIVED = "received"
+LATE = "late"
+OVERDUE = "overdue"
+PENDING = "pending"
+
+
+# --- roster ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Unit:
+    name: str
+    kind: str  # 车间 or 科室
+    headcount: int
+    meeting: date | None  # 述职大会日期 fixed by HR, None while not fixed
+
+
+@dataclass(frozen=True)
+class Person:
+    unit: str
+    name: str
+    role: str  # one of ROLES; DEPUTY_SECRETARY is kept as written
+    email: str  # lower-cased
+
+    @property
+    def is_secretary(self) -> bool:
+        return self.role in (SECRETARY, DEPUTY_SECRETARY)
+
+    @property
+    def on_team(self) -> bool:
+        return self.role in TEAM_ROLES or self.is_secretary
+
+
+# --- mail in --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RawMessage:
+    """One delivery as a mailbox source hands it over."""
+
+    source_key: str  # unique within the source, e.g. "maildir:<name>" or "imap:INBOX:<validity>:<uid>"
+    data: bytes  # the whole message as delivered
+    received_at: datetime  # aware; when the server received it (never the Date header)
+    # Source bookkeeping the store saves in the same transaction that records the message
+    # (e.g. {"imap:INBOX": "<uidvalidity>:<uid>"}).
+    checkpoint: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Part:
+    """A part of a message that carries a file name or is not text: an attachment candidate."""
+
+    filename: str | None  # decoded as the sender's client meant it; None when the part has no name
+    content_type: str  # lower-cased, e.g. "application/vnd.openxmlformats-officedocument..."
+    data: bytes  # the decoded payload
+    inline: bool = False  # Content-Disposition: inline
+
+
+@dataclass
+class Mail:
+    """A message after decoding: everything the later steps read."""
+
+    message_id: str | None  # trimmed, with angle brackets; None when absent
+    from_addr: str | None  # lower-cased address inside From's angle brackets
+    from_name: str  # decoded display name
+    subject: str  # decoded
+    text: str  # the body as plain text (converted from HTML when there is only HTML)
+    parts: list[Part]
+    headers: Message  # the parsed header block, for the loop/auto-reply checks
+    content_hash: str  # sha256 over sender, subject, body text and the parts' bytes
+    in_reply_to: str | None = None
+    references: str | None = None
+
+
+# --- documents ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Document:
+    """One season item recognised in an attachment (or the mail text, for a meeting request)."""
+
+    item: str  # one of ITEMS
+    unit: str
+    person: str | None  # None for a unit's items (team_report, union_review, ...)
+    warnings: tuple[str, ...] = ()  # HR-facing, Simplified Chinese
+    meeting_date: date | None = None  # for MEETING_REQUEST: the requested date
+
+
+@dataclass
+class Recognition:
+    """What the parsers made of one part."""
+
+    outcome: str  # ACCEPTED, IGNORED or REJECTED
+    reason: str = ""
+    documents: list[Document] = field(default_factory=list)
+
+
+# --- log ------------------------------------------------------------------
+
+
+@dataclass
+class AttachmentLog:
+    filename: str | None
+    outcome: str
+    reason: str = ""
+    item: str | None = None
+    unit: str | None = None
+    person: str | None = None
+    sha256: str | None = None
+    saved_as: str | None = None  # path relative to paths.data, when the bytes were kept
+
+    def to_json(self) -> dict:
+        return {
+            "filename": self.filename,
+            "item": self.item,
+            "unit": self.unit,
+            "person": self.person,
+            "outcome": self.outcome,
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class LogEntry:
+    """One delivered message, as `hrbot log` shows it."""
+
+    message_id: str | None
+    from_addr: str | None
+    received_at: datetime
+    outcome: str
+    reason: str = ""
+    subject: str = ""
+    attachments: list[AttachmentLog] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {
+            "message_id": self.message_id,
+            "from": self.from_addr,
+            "received_at": self.received_at.isoformat(),
+            "outcome": self.outcome,
+            "reason": self.reason,
+            "attachments": [a.to_json() for a in self.attachments],
+        }
+
+
+# --- status ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Expected:
+    """An item the season expects from a unit (person is None for the unit's own items)."""
+
+    unit: str
+    item: str
+    person: str | None
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """A recorded version of a document, as the store gives it back."""
+
+    unit: str
+    item: str
+    person: str | None
+    received_at: datetime
+    message_id: str | None
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass
+class StatusRow:
+    unit: str
+    item: str
+    person: str | None
+    due: date | None
+    provisional: bool
+    state: str
+    received_at: datetime | None
+    late_workdays: int
+    versions: int
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {
+            "unit": self.unit,
+            "item": self.item,
+            "person": self.person,
+            "due": self.due.isoformat() if self.due else None,
+            "provisional": self.provisional,
+            "state": self.state,
+            "received_at": self.received_at.isoformat() if self.received_at else None,
+            "late_workdays": self.late_workdays,
+            "versions": self.versions,
+            "warnings": list(self.warnings),
+        }
+
+
+@dataclass(frozen=True)
+class Roster:
+    """The units and people of the season, as units.csv/people.csv (or roster.xlsx) give them."""
+
+    units: dict[str, Unit]  # by name, in file order
+    people: tuple[Person, ...]  # in file order
+
+    def by_email(self, address: str | None) -> Person | None:
+        if not address:
+            return None
+        address = address.strip().lower()
+        return next((p for p in self.people if p.email == address), None)
+
+    def people_in(self, unit: str) -> list[Person]:
+        return [p for p in self.people if p.unit == unit]
+
+    def with_role(self, unit: str, *roles: str) -> list[Person]:
+        return [p for p in self.people if p.unit == unit and p.role in roles]
+
+    def head_of(self, unit: str) -> Person | None:
+        return next(iter(self.with_role(unit, HEAD)), None)
+
+    def secretary_of(self, unit: str) -> Person | None:
+        return next(iter(self.with_role(unit, SECRETARY, DEPUTY_SECRETARY)), None)
+
+    def union_chair_of(self, unit: str) -> Person | None:
+        return next(iter(self.with_role(unit, UNION_CHAIR)), None)

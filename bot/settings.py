@@ -1,0 +1,368 @@
+"""Reads settings.toml once into a frozen Settings object that is passed to whatever needs it."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date, time
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.errors import ConfigError
+
+# The example config shipped in the repository; `hrbot demo` and the template fallback use it.
+EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config"
+
+SETTINGS_FILE = "settings.toml"
+
+
+@dataclass(frozen=True)
+class Season:
+    year: int
+    timezone: ZoneInfo
+    meeting_request_due: date
+    union_review_due: date
+    final_due: date
+    report_workdays_before_meeting: int = 3
+    review_workdays_after_meeting: int = 3
+    reserve_recommendation_due: date | None = None
+
+
+@dataclass(frozen=True)
+class Mailbox:
+    kind: str  # maildir | imap | ews
+    path: Path | None = None  # maildir
+    host: str = ""
+    port: int = 0
+    security: str = "ssl"  # ssl | starttls | none
+    username: str = ""
+    password_env: str = ""
+    folder: str = "INBOX"
+    ca_file: Path | None = None  # trust this CA in addition to the system's
+    since: date | None = None  # first IMAP run: ignore mail received before this day
+    move_to: str = ""  # IMAP: move processed mail to this folder (opt-in)
+    timeout: float = 60.0
+    poll_interval: int = 300  # seconds between polls where IDLE is not available
+    service_endpoint: str = ""  # ews
+    server: str = ""  # ews
+    auth: str = "ntlm"  # ews: ntlm | basic
+
+
+@dataclass(frozen=True)
+class Hr:
+    address: str
+    name: str = "人力资源科"
+
+
+@dataclass(frozen=True)
+class Sending:
+    kind: str = "spool"  # spool | smtp | ews
+    host: str = ""
+    port: int = 0
+    security: str = "starttls"
+    username: str = ""
+    password_env: str = ""
+    ca_file: Path | None = None
+    timeout: float = 60.0
+    save_to_sent: bool = False  # append a copy to the IMAP Sent folder
+    sent_folder: str = "Sent"
+    max_replies_per_sender_per_day: int = 20
+
+
+@dataclass(frozen=True)
+class Paths:
+    data: Path
+    outbox: Path
+    tracker: Path
+
+
+@dataclass(frozen=True)
+class Reminders:
+    days_before: int = 2
+    on_due_day: bool = True
+    overdue_every_workdays: int = 1
+    remind_cadres: bool = False
+    escalate_after_workdays: int = 2
+    attach_forms: bool = True
+    # unit name -> addresses of the plant leader in charge, copied on escalation
+    leaders: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    tracker_time: time = time(8, 0)
+    reminder_time: time = time(9, 0)
+
+
+@dataclass(frozen=True)
+class MailStyle:
+    script: str = "simplified"  # simplified | traditional
+
+
+@dataclass(frozen=True)
+class Limits:
+    message_bytes: int = 50 * 1024 * 1024
+    attachment_bytes: int = 30 * 1024 * 1024
+    archive_total_bytes: int = 100 * 1024 * 1024
+    archive_members: int = 200
+    xml_bytes: int = 50 * 1024 * 1024
+    compression_ratio: int = 200
+
+
+@dataclass(frozen=True)
+class Settings:
+    config_dir: Path
+    season: Season
+    mailbox: Mailbox
+    hr: Hr
+    sending: Sending
+    paths: Paths
+    reminders: Reminders = Reminders()
+    schedule: Schedule = Schedule()
+    mail: MailStyle = MailStyle()
+    limits: Limits = Limits()
+    require_authentication: bool = True  # reject roster mail whose SPF/DMARC failed
+
+    def secret(self, env_name: str) -> str:
+        """The secret held by the environment variable the config names."""
+        if not env_name:
+            return ""
+        value = os.environ.get(env_name)
+        if value is None:
+            raise ConfigError(SETTINGS_FILE, f"环境变量 {env_name} 未设置（密码或授权码应放在该变量中）")
+        return value
+
+
+def load(config_dir: Path | str) -> Settings:
+    """Read DIR/settings.toml; any mistake raises ConfigError naming the line."""
+    config_dir = Path(config_dir).resolve()
+    file = config_dir / SETTINGS_FILE
+    if not file.is_file():
+        raise ConfigError(file, "找不到设置文件（请先复制 config/ 示例目录并修改）")
+    raw = file.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ConfigError(file, "文件不是 UTF-8 编码，请用“UTF-8”另存后再试") from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        line = re.search(r"line (\d+)", str(e))
+        raise ConfigError(file, f"格式错误（{e}）", int(line.group(1)) if line else None) from None
+    return _Reader(file, text, config_dir).settings(doc)
+
+
+class _Reader:
+    """Turns the parsed TOML into Settings, naming the line of any bad value."""
+
+    def __init__(self, file: Path, text: str, config_dir: Path):
+        self.file = file
+        self.lines = text.splitlines()
+        self.config_dir = config_dir
+
+    def fail(self, section: str, key: str, problem: str):
+        raise ConfigError(self.file, f"[{section}] {key}: {problem}", self._line_of(section, key))
+
+    def _line_of(self, section: str, key: str) -> int | None:
+        current = ""
+        for number, line in enumerate(self.lines, 1):
+            stripped = line.strip()
+            if stripped.startswith("["):
+                current = stripped.strip("[] ")
+            elif current == section and re.match(rf"{re.escape(key)}\s*=", stripped):
+                return number
+        return None
+
+    def table(self, doc: dict, section: str, required: bool = True) -> dict:
+        value = doc.get(section)
+        if value is None:
+            if required:
+                raise ConfigError(self.file, f"缺少 [{section}] 一节")
+            return {}
+        if not isinstance(value, dict):
+            raise ConfigError(self.file, f"[{section}] 应是一节设置")
+        return value
+
+    def get(self, table: dict, section: str, key: str, kind, default=..., choices=None):
+        if key not in table:
+            if default is ...:
+                raise ConfigError(self.file, f"[{section}] 缺少 {key}")
+            return default
+        value = table[key]
+        if kind is date:
+            if isinstance(value, str):
+                try:
+                    value = date.fromisoformat(value)
+                except ValueError:
+                    self.fail(section, key, f"日期“{value}”无效，应写成 2026-12-18 这样的格式")
+            if type(value) is not date:
+                self.fail(section, key, "应是日期，例如 2026-12-18")
+        elif kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+            self.fail(section, key, f"应是整数，而不是“{value}”")
+        elif kind is float and not isinstance(value, (int, float)):
+            self.fail(section, key, f"应是数字，而不是“{value}”")
+        elif kind is bool and not isinstance(value, bool):
+            self.fail(section, key, "应是 true 或 false")
+        elif kind is str and not isinstance(value, str):
+            self.fail(section, key, "应是用引号括起的文字")
+        if choices and value not in choices:
+            self.fail(section, key, f"“{value}”无效，可选值：{' / '.join(choices)}")
+        return value
+
+    def path(self, table, section, key, default=None) -> Path | None:
+        value = self.get(table, section, key, str, default)
+        if value is None:
+            return None
+        return (self.config_dir / value).resolve()
+
+    def settings(self, doc: dict) -> Settings:
+        return Settings(
+            config_dir=self.config_dir,
+            season=self.season(self.table(doc, "season")),
+            mailbox=self.mailbox(self.table(doc, "mailbox")),
+            hr=self.hr(self.table(doc, "hr")),
+            sending=self.sending(self.table(doc, "sending", required=False)),
+            paths=self.paths(self.table(doc, "paths", required=False)),
+            reminders=self.reminders(self.table(doc, "reminders", required=False)),
+            schedule=self.schedule(self.table(doc, "schedule", required=False)),
+            mail=MailStyle(
+                script=self.get(
+                    self.table(doc, "mail", required=False), "mail", "script", str, "simplified",
+                    choices=("simplified", "traditional"),
+                )
+            ),
+            limits=self.limits(self.table(doc, "limits", required=False)),
+            require_authentication=self.get(
+                self.table(doc, "security", required=False), "security", "require_authentication", bool, True
+            ),
+        )
+
+    def season(self, t: dict) -> Season:
+        s = "season"
+        zone_name = self.get(t, s, "timezone", str, "Asia/Shanghai")
+        try:
+            zone = ZoneInfo(zone_name)
+        except (ZoneInfoNotFoundError, ValueError):
+            self.fail(s, "timezone", f"未知时区“{zone_name}”，例如 Asia/Shanghai")
+        season = Season(
+            year=self.get(t, s, "year", int),
+            timezone=zone,
+            meeting_request_due=self.get(t, s, "meeting_request_due", date),
+            union_review_due=self.get(t, s, "union_review_due", date),
+            final_due=self.get(t, s, "final_due", date),
+            report_workdays_before_meeting=self.get(t, s, "report_workdays_before_meeting", int, 3),
+            review_workdays_after_meeting=self.get(t, s, "review_workdays_after_meeting", int, 3),
+            reserve_recommendation_due=self.get(t, s, "reserve_recommendation_due", date, None),
+        )
+        for key in ("report_workdays_before_meeting", "review_workdays_after_meeting"):
+            if getattr(season, key) < 0:
+                self.fail(s, key, "不能为负数")
+        return season
+
+    def mailbox(self, t: dict) -> Mailbox:
+        s = "mailbox"
+        kind = self.get(t, s, "kind", str, choices=("maildir", "imap", "ews"))
+        security = self.get(t, s, "security", str, "ssl", choices=("ssl", "starttls", "none"))
+        box = Mailbox(
+            kind=kind,
+            path=self.path(t, s, "path"),
+            host=self.get(t, s, "host", str, ""),
+            port=self.get(t, s, "port", int, {"ssl": 993, "starttls": 143, "none": 143}[security]),
+            security=security,
+            username=self.get(t, s, "username", str, ""),
+            password_env=self.get(t, s, "password_env", str, ""),
+            folder=self.get(t, s, "folder", str, "INBOX"),
+            ca_file=self.path(t, s, "ca_file"),
+            since=self.get(t, s, "since", date, None),
+            move_to=self.get(t, s, "move_to", str, ""),
+            timeout=float(self.get(t, s, "timeout", float, 60.0)),
+            poll_interval=self.get(t, s, "poll_interval", int, 300),
+            service_endpoint=self.get(t, s, "service_endpoint", str, ""),
+            server=self.get(t, s, "server", str, ""),
+            auth=self.get(t, s, "auth", str, "ntlm", choices=("ntlm", "basic")),
+        )
+        if kind == "maildir" and box.path is None:
+            raise ConfigError(self.file, "[mailbox] kind = \"maildir\" 时需要 path")
+        if kind == "imap" and not box.host:
+            raise ConfigError(self.file, "[mailbox] kind = \"imap\" 时需要 host")
+        if kind == "ews" and not (box.service_endpoint or box.server):
+            raise ConfigError(self.file, "[mailbox] kind = \"ews\" 时需要 service_endpoint 或 server")
+        return box
+
+    def hr(self, t: dict) -> Hr:
+        address = self.get(t, "hr", "address", str)
+        if "@" not in address:
+            self.fail("hr", "address", f"“{address}”不是有效的邮箱地址")
+        return Hr(address=address.strip().lower(), name=self.get(t, "hr", "name", str, "人力资源科"))
+
+    def sending(self, t: dict) -> Sending:
+        s = "sending"
+        kind = self.get(t, s, "kind", str, "spool", choices=("spool", "smtp", "ews"))
+        security = self.get(t, s, "security", str, "starttls", choices=("ssl", "starttls", "none"))
+        sending = Sending(
+            kind=kind,
+            host=self.get(t, s, "host", str, ""),
+            port=self.get(t, s, "port", int, {"ssl": 465, "starttls": 587, "none": 25}[security]),
+            security=security,
+            username=self.get(t, s, "username", str, ""),
+            password_env=self.get(t, s, "password_env", str, ""),
+            ca_file=self.path(t, s, "ca_file"),
+            timeout=float(self.get(t, s, "timeout", float, 60.0)),
+            save_to_sent=self.get(t, s, "save_to_sent", bool, False),
+            sent_folder=self.get(t, s, "sent_folder", str, "Sent"),
+            max_replies_per_sender_per_day=self.get(t, s, "max_replies_per_sender_per_day", int, 20),
+        )
+        if kind == "smtp" and not sending.host:
+            raise ConfigError(self.file, "[sending] kind = \"smtp\" 时需要 host")
+        return sending
+
+    def paths(self, t: dict) -> Paths:
+        return Paths(
+            data=self.path(t, "paths", "data", "data"),
+            outbox=self.path(t, "paths", "outbox", "outbox"),
+            tracker=self.path(t, "paths", "tracker", "tracker"),
+        )
+
+    def reminders(self, t: dict) -> Reminders:
+        s = "reminders"
+        leaders_table = t.get("leaders", {})
+        if not isinstance(leaders_table, dict):
+            self.fail(s, "leaders", "应写成 [reminders.leaders] 一节：单位名 = [\"地址\", ...]")
+        leaders = {}
+        for unit, addresses in leaders_table.items():
+            if isinstance(addresses, str):
+                addresses = [addresses]
+            if not all(isinstance(a, str) and "@" in a for a in addresses):
+                self.fail("reminders.leaders", unit, "应是邮箱地址的列表")
+            leaders[unit] = tuple(a.strip().lower() for a in addresses)
+        return Reminders(
+            days_before=self.get(t, s, "days_before", int, 2),
+            on_due_day=self.get(t, s, "on_due_day", bool, True),
+            overdue_every_workdays=max(1, self.get(t, s, "overdue_every_workdays", int, 1)),
+            remind_cadres=self.get(t, s, "remind_cadres", bool, False),
+            escalate_after_workdays=self.get(t, s, "escalate_after_workdays", int, 2),
+            attach_forms=self.get(t, s, "attach_forms", bool, True),
+            leaders=leaders,
+        )
+
+    def schedule(self, t: dict) -> Schedule:
+        def clock(key, default):
+            value = self.get(t, "schedule", key, str, default)
+            try:
+                return time.fromisoformat(value)
+            except ValueError:
+                self.fail("schedule", key, f"时间“{value}”无效，应写成 08:00 这样的格式")
+
+        return Schedule(tracker_time=clock("tracker_time", "08:00"), reminder_time=clock("reminder_time", "09:00"))
+
+    def limits(self, t: dict) -> Limits:
+        defaults = Limits()
+        values = {}
+        for key in defaults.__dataclass_fields__:
+            value = self.get(t, "limits", key, int, getattr(defaults, key))
+            if value <= 0:
+                self.fail("limits", key, "应是正整数")
+            values[key] = value
+        return Limits(**values)
