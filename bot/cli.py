@@ -1,0 +1,279 @@
+"""The `hrbot` command: each subcommand builds its inputs, calls one library function, prints."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from datetime import date, datetime
+from pathlib import Path
+
+from bot.errors import HrbotError, UsageError
+
+log = logging.getLogger("hrbot")
+
+EXAMPLES = {
+    "demo": "hrbot demo --dir /tmp/hrbot-demo",
+    "poll": "hrbot --config ./config poll --once",
+    "status": "hrbot status --as-of 2026-12-08 --json",
+    "log": "hrbot log --json",
+    "tracker": "hrbot tracker --as-of 2026-12-08",
+    "remind": "hrbot remind --as-of 2026-12-08 --dry-run",
+    "calendar": "hrbot calendar due --meeting 2026-12-10 --json",
+    "forms": "hrbot forms --dir ./空白表格",
+    "kickoff": "hrbot kickoff --dry-run",
+    "send": "hrbot send",
+    "check": "hrbot check",
+    "run": "hrbot run --verbose",
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _logging(args)
+    try:
+        return args.handler(args) or 0
+    except HrbotError as error:
+        if args.debug:
+            log.exception("failed")
+        print(f"hrbot: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # one plain line, the traceback only when asked for
+        if args.debug:
+            raise
+        print(f"hrbot: 意外错误：{type(error).__name__}: {error}（加 --debug 查看详情）", file=sys.stderr)
+        return 1
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # usage errors exit 2 with one line, as argparse does, in our voice
+        self.print_usage(sys.stderr)
+        print(f"hrbot: 命令行有误：{message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, default=argparse.SUPPRESS,
+                        help="the config folder (default ./config)")
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+    common.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help="log more")
+
+    parser = _Parser(prog="hrbot", description="The HR inbox that runs a season of document collection by itself.",
+                     parents=[common])
+    parser.set_defaults(config=Path("config"), debug=False, verbose=False)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def command(name, handler, help_text):
+        p = sub.add_parser(name, parents=[common], help=help_text, description=help_text,
+                           epilog=f"example: {EXAMPLES[name]}")
+        p.set_defaults(handler=handler)
+        return p
+
+    p = command("demo", cmd_demo, "make a sample season in a folder, run it, print where the results are")
+    p.add_argument("--dir", type=Path, default=Path("demo"), help="where to make it (default ./demo)")
+
+    p = command("poll", cmd_poll, "read new mail from the mailbox and record it")
+    p.add_argument("--once", action="store_true", help="one poll, then exit (default: keep polling)")
+
+    p = command("status", cmd_status, "the expected items and their states")
+    _as_of(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = command("log", cmd_log, "one entry per delivered message, in arrival order")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = command("tracker", cmd_tracker, "write the tracker workbook and print its path")
+    _as_of(p)
+
+    p = command("remind", cmd_remind, "write the reminders that are due")
+    _as_of(p)
+    p.add_argument("--dry-run", action="store_true", help="print what would go out; send and record nothing")
+
+    p = command("calendar", cmd_calendar, "working-day deadlines")
+    p.add_argument("action", choices=["due"], help="due: the deadlines that follow from a meeting date")
+    p.add_argument("--meeting", type=_date, required=True, help="the meeting date, YYYY-MM-DD")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = command("forms", cmd_forms, "write the blank forms 附件1-4 as .docx")
+    p.add_argument("--dir", type=Path, default=Path("forms"), help="where to write them (default ./forms)")
+
+    p = command("kickoff", cmd_kickoff, "mail each unit head the season's schedule with the blank forms")
+    p.add_argument("--dry-run", action="store_true", help="print what would go out; send and record nothing")
+    p.add_argument("--force", action="store_true", help="send again although the kickoff went out before")
+
+    p = command("send", cmd_send, "deliver what waits in the outbox (smtp / ews)")
+    p.add_argument("--retry-uncertain", action="store_true",
+                   help="queue again the mails whose sending was interrupted (check first they did not arrive)")
+
+    command("check", cmd_check, "validate the config and reach the mailbox and the sender, changing nothing")
+    command("run", cmd_run, "the long-running service: polls, sends, reminds, mails the daily tracker")
+    return parser
+
+
+def _as_of(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--as-of", type=_date, default=None, help="the day to compute states for (default: today)")
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"日期“{text}”无效，应写成 2026-12-08 这样的格式") from None
+
+
+def _logging(args) -> None:
+    level = logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+def _settings(args):
+    from bot.settings import load
+
+    return load(args.config)
+
+
+def _today(settings) -> date:
+    return datetime.now(settings.season.timezone).date()
+
+
+def _print_json(value) -> None:
+    print(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+# --- commands ---------------------------------------------------------------
+
+
+def cmd_demo(args) -> int:
+    from bot.demo import run_demo
+
+    result = run_demo(args.dir)
+    print(result.summary())
+    return 0
+
+
+def cmd_poll(args) -> int:
+    settings = _settings(args)
+    if args.once:
+        from bot.poll import poll_once
+
+        report = poll_once(settings)
+        counts = "，".join(f"{k} {v}" for k, v in report.counts().items()) or "无新邮件"
+        print(f"本次收取 {len(report.recorded)} 封：{counts}")
+        return 0
+    from bot.service import poll_forever
+
+    poll_forever(settings)
+    return 0
+
+
+def cmd_status(args) -> int:
+    from bot.reports import status_rows
+
+    settings = _settings(args)
+    rows = status_rows(settings, args.as_of or _today(settings))
+    if args.json:
+        _print_json([row.to_json() for row in rows])
+    else:
+        from bot.reports import status_table
+
+        print(status_table(rows))
+    return 0
+
+
+def cmd_log(args) -> int:
+    from bot.reports import log_entries, log_table
+
+    settings = _settings(args)
+    entries = log_entries(settings)
+    if args.json:
+        _print_json([entry.to_json() for entry in entries])
+    else:
+        print(log_table(entries))
+    return 0
+
+
+def cmd_tracker(args) -> int:
+    from bot.reports import write_tracker_for
+
+    settings = _settings(args)
+    print(write_tracker_for(settings, args.as_of or _today(settings)))
+    return 0
+
+
+def cmd_remind(args) -> int:
+    from bot.reminders import remind
+
+    settings = _settings(args)
+    for line in remind(settings, args.as_of or _today(settings), dry_run=args.dry_run):
+        print(line)
+    return 0
+
+
+def cmd_calendar(args) -> int:
+    from bot.deadlines import meeting_deadlines
+    from bot.workdays import WorkCalendar
+
+    settings = _settings(args)
+    result = meeting_deadlines(settings.season, WorkCalendar.load(settings.config_dir), args.meeting)
+    if args.json:
+        print(json.dumps(result.to_json(), ensure_ascii=False))
+    else:
+        note = "（日期暂定：涉及尚未公布节假日安排的年份）" if result.provisional else ""
+        print(f"述职大会 {result.meeting}：述职报告截止 {result.reports_due}，评议表截止 {result.reviews_due}{note}")
+    return 0
+
+
+def cmd_forms(args) -> int:
+    from parsers.forms import write_forms
+
+    for path in write_forms(args.dir):
+        print(path)
+    return 0
+
+
+def cmd_kickoff(args) -> int:
+    from bot.reminders import kickoff
+
+    settings = _settings(args)
+    for line in kickoff(settings, dry_run=args.dry_run, force=args.force):
+        print(line)
+    return 0
+
+
+def cmd_send(args) -> int:
+    from bot.senders import deliver, retry_uncertain
+    from bot.store import Store
+
+    settings = _settings(args)
+    if args.retry_uncertain:
+        with Store.open(settings.paths.data) as store:
+            print(f"重新排队 {retry_uncertain(store)} 封")
+    report = deliver(settings)
+    print(report.summary() if hasattr(report, "summary") else report)
+    return 1 if getattr(report, "failed", 0) else 0
+
+
+def cmd_check(args) -> int:
+    from bot.check import check
+
+    ok = True
+    for line, passed in check(_settings(args)):
+        print(("✓ " if passed else "✗ ") + line)
+        ok = ok and passed
+    return 0 if ok else 1
+
+
+def cmd_run(args) -> int:
+    from bot.service import run_service
+
+    run_service(_settings(args))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

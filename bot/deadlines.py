@@ -1,0 +1,154 @@
+"""What each unit owes, when it is due, and the state of each item as of a day."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from bot.records import (
+    ITEMS,
+    LATE,
+    LEADER_REVIEW,
+    MEETING_REQUEST,
+    OVERDUE,
+    PENDING,
+    PERSONAL_REPORT,
+    RECEIVED,
+    REPORTING_ROLES,
+    RESERVE_RECOMMENDATION,
+    TEAM_REPORT,
+    UNION_REVIEW,
+    Arrival,
+    Expected,
+    Roster,
+    StatusRow,
+    Unit,
+)
+from bot.settings import Season
+from bot.workdays import WorkCalendar
+
+
+@dataclass(frozen=True)
+class MeetingDeadlines:
+    """The deadlines that follow from one unit's meeting date (`hrbot calendar due`)."""
+
+    meeting: date
+    reports_due: date
+    reviews_due: date
+    provisional: bool
+
+    def to_json(self) -> dict:
+        return {
+            "meeting": self.meeting.isoformat(),
+            "reports_due": self.reports_due.isoformat(),
+            "reviews_due": self.reviews_due.isoformat(),
+            "provisional": self.provisional,
+        }
+
+
+def meeting_deadlines(season: Season, cal: WorkCalendar, meeting: date) -> MeetingDeadlines:
+    """Reports due N working days before the meeting, reviews M working days after it."""
+    reports_due, early = cal.shift(meeting, -season.report_workdays_before_meeting)
+    reviews_due, later = cal.shift(meeting, season.review_workdays_after_meeting)
+    return MeetingDeadlines(meeting, reports_due, reviews_due, early or later)
+
+
+def expected_items(season: Season, roster: Roster) -> list[Expected]:
+    """Every item the season expects, by unit (roster order), then item (ITEMS order), then person (roster order)."""
+    rows: list[Expected] = []
+    for unit in roster.units:
+        people = roster.people_in(unit)
+        by_item: dict[str, list[str | None]] = {
+            MEETING_REQUEST: [None],
+            TEAM_REPORT: [None],
+            # is_secretary lets 党支部副书记 count as the secretary in both lists.
+            PERSONAL_REPORT: [p.name for p in people if p.role in REPORTING_ROLES or p.is_secretary],
+            LEADER_REVIEW: [p.name for p in people if p.on_team],
+            UNION_REVIEW: [None],
+            RESERVE_RECOMMENDATION: [None] if season.reserve_recommendation_due is not None else [],
+        }
+        for item in ITEMS:
+            # dict.fromkeys drops a name listed twice in one unit, which would otherwise give twin rows.
+            rows.extend(Expected(unit, item, person) for person in dict.fromkeys(by_item[item]))
+    return rows
+
+
+def due_date(season: Season, cal: WorkCalendar, item: str, meeting: date | None) -> tuple[date | None, bool]:
+    """An item's due date (None while it hangs on a meeting date nobody fixed) and whether it is provisional."""
+    if item == MEETING_REQUEST:
+        return season.meeting_request_due, False
+    if item == UNION_REVIEW:
+        return season.union_review_due, False
+    if item == RESERVE_RECOMMENDATION:
+        return season.reserve_recommendation_due, False
+    if item in (TEAM_REPORT, PERSONAL_REPORT, LEADER_REVIEW):
+        if meeting is None:
+            return None, False
+        if item == LEADER_REVIEW:
+            return cal.shift(meeting, season.review_workdays_after_meeting)
+        return cal.shift(meeting, -season.report_workdays_before_meeting)
+    raise ValueError(f"unknown item {item!r}")
+
+
+def unit_meeting(unit: Unit, requested: dict[str, date]) -> date | None:
+    """HR's date from units.csv wins; else the date the unit asked for in its meeting request."""
+    return unit.meeting if unit.meeting is not None else requested.get(unit.name)
+
+
+def status(
+    season: Season,
+    cal: WorkCalendar,
+    roster: Roster,
+    arrivals: list[Arrival],
+    requested_meetings: dict[str, date],
+    as_of: date,
+) -> list[StatusRow]:
+    """One row per expected item; the first arrival decides the state, later ones only add versions."""
+    versions: dict[tuple[str, str, str | None], list[Arrival]] = {}
+    for arrival in sorted(arrivals, key=lambda a: local(a.received_at, season)):
+        versions.setdefault((arrival.unit, arrival.item, arrival.person), []).append(arrival)
+
+    rows = []
+    for expected in expected_items(season, roster):
+        meeting = unit_meeting(roster.units[expected.unit], requested_meetings)
+        due, provisional = due_date(season, cal, expected.item, meeting)
+        found = versions.get((expected.unit, expected.item, expected.person), [])
+        received_at = local(found[0].received_at, season) if found else None
+        arrived = received_at.date() if received_at is not None else None
+        state, late_workdays, late_provisional = item_state(cal, due, arrived, as_of)
+        provisional = provisional or late_provisional
+        rows.append(
+            StatusRow(
+                unit=expected.unit,
+                item=expected.item,
+                person=expected.person,
+                due=due,
+                provisional=provisional,
+                state=state,
+                received_at=received_at,
+                late_workdays=late_workdays,
+                versions=len(found),
+                warnings=list(found[-1].warnings) if found else [],
+            )
+        )
+    return rows
+
+
+def item_state(cal: WorkCalendar, due: date | None, arrived: date | None, as_of: date) -> tuple[str, int, bool]:
+    """(state, late working days, provisional) of an item that arrived on a local day, or not yet."""
+    if arrived is not None:
+        # Without a due date yet the item counts as on time (contract: "No meeting date yet").
+        if due is None or arrived <= due:
+            return RECEIVED, 0, False
+        return LATE, *cal.workdays_after(due, arrived)
+    if due is None or as_of <= due:
+        return PENDING, 0, False
+    return OVERDUE, *cal.workdays_after(due, as_of)
+
+
+def local(moment: datetime, season: Season) -> datetime:
+    """The moment in the season's zone."""
+    # Days are counted in the plant's zone; a naive time (sources never give one) is read as already local.
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=season.timezone)
+    return moment.astimezone(season.timezone)

@@ -1,0 +1,64 @@
+"""The handler that writes the confirmation answering an accepted message, in its thread."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from bot import deadlines
+from bot.intake.job import Context, Job
+from bot.outbox import compose
+from bot.records import DUPLICATE, ITEM_TITLES, MEETING_REQUEST, REJECTED
+from bot.templates import render
+
+log = logging.getLogger(__name__)
+
+TEMPLATE = "confirmation.txt.j2"
+
+
+def confirmation(job: Job, ctx: Context) -> None:
+    """One confirmation per accepted message, to the sender's roster address only."""
+    settings, sender = ctx.settings, job.sender
+    if sender is None or not job.documents:
+        return
+    arrived = deadlines.local(job.raw.received_at, settings.season)
+    day_start = arrived.replace(hour=0, minute=0, second=0, microsecond=0)
+    answered = ctx.store.replies_since(sender.email, day_start)
+    if answered >= settings.sending.max_replies_per_sender_per_day:
+        # A loop with a misbehaving client would otherwise mail this person all day.
+        log.warning("confirm: %s already answered %d times today, no confirmation", sender.email, answered)
+        return
+    subject, text = render(
+        settings, TEMPLATE, sender=sender, subject=job.mail.subject or "(无主题)", received_at=arrived,
+        items=_items(job, ctx, arrived), problems=_problems(job),
+    )
+    job.outgoing.append(compose(
+        settings, "confirmation", [sender.email], subject, text,
+        in_reply_to=job.mail.message_id, references=job.mail.references,
+    ))
+
+
+def _items(job: Job, ctx: Context, arrived) -> list[dict]:
+    season, cal = ctx.settings.season, ctx.calendar
+    requested = ctx.store.requested_meetings()
+    requested.update({d.unit: d.meeting_date for d, _ in job.documents if d.meeting_date})
+    items = []
+    for document, _ in job.documents:
+        meeting = deadlines.unit_meeting(ctx.roster.units[document.unit], requested)
+        due, provisional = deadlines.due_date(season, cal, document.item, meeting)
+        earlier = ctx.store.arrival_times(document.unit, document.item, document.person)
+        # The first arrival decides on-time or late; a later version keeps that state.
+        first = deadlines.local(earlier[0], season).date() if earlier else arrived.date()
+        state, late_workdays, late_provisional = deadlines.item_state(cal, due, first, arrived.date())
+        items.append({
+            "title": ITEM_TITLES[document.item], "person": document.person, "due": due,
+            "provisional": provisional or late_provisional, "state": state, "late_workdays": late_workdays,
+            "version": len(earlier) + 1, "warnings": list(document.warnings),
+            "meeting_date": document.meeting_date if document.item == MEETING_REQUEST else None,
+        })
+    return items
+
+
+def _problems(job: Job) -> list[dict]:
+    return [{"filename": a.filename, "reason": a.reason} for a in job.entry.attachments
+            if a.outcome in (REJECTED, DUPLICATE)]

@@ -1,0 +1,70 @@
+"""The handler that finds the season's documents in a roster member's mail and keeps their bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+
+import parsers
+from bot.intake.job import Context, Job, Stop
+from bot.records import ACCEPTED, DUPLICATE, NO_DOCUMENTS, REJECTED, AttachmentLog, Part, Recognition
+
+log = logging.getLogger(__name__)
+
+
+def documents(job: Job, ctx: Context) -> None:
+    """Recognise every part; one that fails is logged with its reason and the rest go on."""
+    year = ctx.settings.season.year
+    duplicates = 0
+    for part in job.mail.parts:
+        recognition = _recognise(part, job, ctx)
+        sha = hashlib.sha256(part.data).hexdigest()
+        entry = AttachmentLog(filename=part.filename, outcome=recognition.outcome, reason=recognition.reason,
+                              sha256=sha)
+        job.entry.attachments.append(entry)
+        if recognition.outcome != ACCEPTED or not recognition.documents:
+            continue
+        first = recognition.documents[0]
+        entry.item, entry.unit, entry.person = first.item, first.unit, first.person
+        if all(ctx.store.has_document(d.unit, d.item, d.person, sha) for d in recognition.documents):
+            entry.outcome, entry.reason = DUPLICATE, "内容与此前收到的文件相同"
+            duplicates += 1
+            continue
+        entry.saved_as = save(ctx.store.data_dir, part.data)
+        job.documents.extend((d, entry) for d in recognition.documents)
+    request = parsers.find_meeting_request(job.mail, job.sender, ctx.roster, year)
+    if request is not None and not any(d.item == request.item for d, _ in job.documents):
+        job.documents.append((request, None))
+    if job.documents:
+        return
+    rejected = [a for a in job.entry.attachments if a.outcome == REJECTED]
+    if rejected:
+        raise Stop(REJECTED, "；".join(f"{a.filename or '附件'}：{a.reason}" for a in rejected))
+    if duplicates:
+        raise Stop(DUPLICATE, "附件此前均已收到")
+    raise Stop(NO_DOCUMENTS, "未识别到考核材料")
+
+
+def _recognise(part: Part, job: Job, ctx: Context) -> Recognition:
+    try:
+        return parsers.recognise(part, job.mail, job.sender, ctx.roster, ctx.settings.season.year)
+    except Exception as error:  # one unreadable attachment must not block the mail
+        log.warning("intake: %s: attachment %r unreadable: %s", job.mail.message_id, part.filename, error)
+        reason = " ".join(str(error).split())[:200] or type(error).__name__
+        return Recognition(outcome=REJECTED, reason=f"无法读取：{reason}")
+
+
+def save(data_dir: Path, data: bytes) -> str:
+    """Keep an accepted file under a name of our own (its sha256), never the sender's."""
+    sha = hashlib.sha256(data).hexdigest()
+    folder = data_dir / "files" / sha[:2]
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = folder / sha
+    if not path.exists():
+        tmp = folder / f".{sha}.tmp"
+        with open(os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600), "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    return f"files/{sha[:2]}/{sha}"

@@ -1,0 +1,121 @@
+"""Composes outgoing mail as RFC 5322 bytes and writes each queued mail into the outbox folder."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+
+from bot.settings import Settings
+from bot.store import Outgoing, Store
+
+log = logging.getLogger(__name__)
+
+# Marks every mail hrbot writes, so that one coming back is never taken for a submission.
+MARK_HEADER = "X-Hrbot"
+
+
+@dataclass(frozen=True)
+class FileAttachment:
+    filename: str
+    data: bytes
+    content_type: str = "application/octet-stream"
+
+
+def compose(
+    settings: Settings,
+    kind: str,
+    to: list[str],
+    subject: str,
+    text: str,
+    *,
+    html: str | None = None,
+    cc: list[str] = (),
+    in_reply_to: str | None = None,
+    references: str | None = None,
+    attachments: list[FileAttachment] = (),
+) -> Outgoing:
+    """One outgoing mail from HR's address, in the script the season's [mail] asks for."""
+    subject, text = to_script(settings, subject), to_script(settings, text)
+    if html is not None:
+        html = to_script(settings, html)
+    msg = EmailMessage()
+    domain = settings.hr.address.rpartition("@")[2] or "hrbot.local"
+    message_id = make_msgid("hrbot", domain=domain)
+    msg["From"] = Address(to_script(settings, settings.hr.name), addr_spec=settings.hr.address)
+    msg["To"] = ", ".join(to)
+    if cc:
+        msg["Cc"] = ", ".join(cc)
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(datetime.now(timezone.utc).astimezone(settings.season.timezone))
+    msg["Message-ID"] = message_id
+    if in_reply_to:
+        msg["In-Reply-To"] = in_reply_to
+        msg["References"] = f"{references} {in_reply_to}" if references else in_reply_to
+    # RFC 3834: an answer to a message is auto-replied, everything else auto-generated.
+    msg["Auto-Submitted"] = "auto-replied" if kind == "confirmation" else "auto-generated"
+    msg["X-Auto-Response-Suppress"] = "All"  # asks Exchange/Outlook not to auto-answer us
+    msg[MARK_HEADER] = kind
+    msg.set_content(text, charset="utf-8", cte="base64")
+    if html is not None:
+        msg.add_alternative(html, subtype="html", charset="utf-8", cte="base64")
+    for a in attachments:
+        _attach(msg, a)
+    return Outgoing(message_id=message_id, kind=kind, recipients=tuple(list(to) + list(cc)),
+                    eml=msg.as_bytes(policy=SMTP))
+
+
+def _attach(msg: EmailMessage, a: FileAttachment) -> None:
+    maintype, _, subtype = a.content_type.partition("/")
+    msg.add_attachment(a.data, maintype=maintype, subtype=subtype or "octet-stream", filename="x")
+    part = msg.get_payload()[-1]
+    # Outlook and Foxmail read an RFC 2047 word inside the quotes, and many do not read RFC 2231
+    # (filename*=): so write the name the way those clients themselves do.
+    encoded = "=?utf-8?b?" + base64.b64encode(a.filename.encode("utf-8")).decode("ascii") + "?="
+    del part["Content-Disposition"]
+    part["Content-Disposition"] = f'attachment; filename="{encoded}"'
+    part.set_param("name", encoded, header="Content-Type")
+
+
+_converter = None
+
+
+def to_script(settings: Settings, text: str) -> str:
+    """Simplified as written, or Traditional when [mail] script = "traditional" (OpenCC)."""
+    if settings.mail.script != "traditional" or not text:
+        return text
+    global _converter
+    if _converter is None:
+        import opencc
+
+        _converter = opencc.OpenCC("s2t")
+    return _converter.convert(text)
+
+
+def write_files(settings: Settings, store: Store) -> list[Path]:
+    """Write every queued mail that has no file yet into the outbox folder (atomically)."""
+    folder = settings.paths.outbox
+    written = []
+    for row in store.outbox_without_file():
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        stamp = row.created_at.astimezone(settings.season.timezone).strftime("%Y%m%d-%H%M%S")
+        digest = hashlib.sha256(row.message_id.encode()).hexdigest()[:10]
+        name = f"{stamp}-{row.kind}-{row.id:05d}-{digest}.eml"
+        path = folder / name
+        tmp = folder / f".{name}.tmp"
+        with open(os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600), "wb") as f:
+            f.write(row.eml)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        store.set_outbox_file(row.id, name)
+        written.append(path)
+    return written

@@ -1,0 +1,56 @@
+"""One poll: every new delivery from the mailbox through the intake, then the outbox written."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from bot.intake.job import Context
+from bot.intake.pipeline import process
+from bot.outbox import write_files
+from bot.records import LogEntry
+from bot.roster import load_roster
+from bot.settings import Settings
+from bot.sources import Source, source_for
+from bot.store import Store
+from bot.workdays import WorkCalendar
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PollReport:
+    recorded: list[LogEntry] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for entry in self.recorded:
+            counts[entry.outcome] = counts.get(entry.outcome, 0) + 1
+        return counts
+
+
+def poll_once(settings: Settings, source: Source | None = None, stop=None) -> PollReport:
+    """Read what is new, record each delivery once, write the confirmations into the outbox.
+
+    `stop` (a threading.Event) lets the service end between two messages.
+    """
+    roster = load_roster(settings.config_dir)
+    calendar = WorkCalendar.load(settings.config_dir)
+    source = source or source_for(settings)
+    report = PollReport()
+    with Store.open(settings.paths.data) as store:
+        ctx = Context(settings=settings, roster=roster, store=store, calendar=calendar)
+        source.open()
+        try:
+            for raw in source.messages(store):
+                entry = process(raw, ctx)
+                if entry is not None:
+                    report.recorded.append(entry)
+                source.done(raw)
+                if stop is not None and stop.is_set():
+                    break
+        finally:
+            source.close()
+            write_files(settings, store)
+    log.info("poll: %d new message(s) %s", len(report.recorded), report.counts())
+    return report

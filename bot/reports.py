@@ -1,0 +1,60 @@
+"""What HR reads: status rows, the mail log, the tracker workbook — built from the store."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from bot import deadlines
+from bot.records import ITEM_TITLES, LogEntry, StatusRow
+from bot.roster import load_roster
+from bot.settings import Settings
+from bot.store import Store
+from bot.workdays import WorkCalendar
+
+STATE_TITLES = {"received": "已按时提交", "late": "迟交", "overdue": "逾期未交", "pending": "待提交"}
+
+
+def status_rows(settings: Settings, as_of: date) -> list[StatusRow]:
+    roster = load_roster(settings.config_dir)
+    calendar = WorkCalendar.load(settings.config_dir)
+    with Store.open(settings.paths.data) as store:
+        arrivals, requested = store.arrivals(), store.requested_meetings()
+    return deadlines.status(settings.season, calendar, roster, arrivals, requested, as_of)
+
+
+def log_entries(settings: Settings) -> list[LogEntry]:
+    """The mail log with arrival times in the season's zone."""
+    with Store.open(settings.paths.data) as store:
+        entries = store.log()
+    for entry in entries:
+        entry.received_at = deadlines.local(entry.received_at, settings.season)
+    return entries
+
+
+def write_tracker_for(settings: Settings, as_of: date) -> Path:
+    from bot.tracker import write_tracker
+
+    rows = status_rows(settings, as_of)
+    return write_tracker(settings.paths.tracker, as_of, rows, log_entries(settings),
+                         load_roster(settings.config_dir), settings.season.timezone)
+
+
+def status_table(rows: list[StatusRow]) -> str:
+    lines = []
+    for r in rows:
+        late = f" 迟{r.late_workdays}个工作日" if r.late_workdays else ""
+        due = r.due.isoformat() if r.due else "待定"
+        lines.append(f"{r.unit}\t{ITEM_TITLES[r.item]}\t{r.person or ''}\t截止 {due}\t"
+                     f"{STATE_TITLES[r.state]}{late}" + (f"\t{'；'.join(r.warnings)}" if r.warnings else ""))
+    return "\n".join(lines)
+
+
+def log_table(entries: list[LogEntry]) -> str:
+    lines = []
+    for e in entries:
+        lines.append(f"{e.received_at:%Y-%m-%d %H:%M}\t{e.from_addr or '-'}\t{e.outcome}\t{e.reason}")
+        for a in e.attachments:
+            what = ITEM_TITLES.get(a.item, "") if a.item else ""
+            lines.append(f"\t{a.filename or '（无名）'}\t{a.outcome}\t{what}\t{a.person or ''}\t{a.reason}")
+    return "\n".join(lines)

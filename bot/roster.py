@@ -1,0 +1,349 @@
+"""Reads the season's units and people (units.csv + people.csv, or roster.xlsx) into a checked Roster."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import logging
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import NoReturn
+
+from bot.errors import ConfigError
+from bot.records import DEPUTY_SECRETARY, HEAD, ROLES, SECRETARY, UNION_CHAIR, Person, Roster, Unit
+
+log = logging.getLogger(__name__)
+
+UNITS_FILE = "units.csv"
+PEOPLE_FILE = "people.csv"
+WORKBOOK_FILE = "roster.xlsx"
+UNITS_SHEET = "单位"
+PEOPLE_SHEET = "人员"
+
+UNIT, KIND, HEADCOUNT, MEETING = "单位", "类型", "人数", "述职大会日期"
+NAME, ROLE, EMAIL = "姓名", "角色", "邮箱"
+UNIT_COLUMNS = (UNIT, KIND, HEADCOUNT, MEETING)
+PEOPLE_COLUMNS = (UNIT, NAME, ROLE, EMAIL)
+UNIT_KINDS = ("车间", "科室")
+
+# Copy-paste from web pages and WeChat brings these along; they are invisible in Excel.
+_INVISIBLE = dict.fromkeys(map(ord, "\ufeff\u200b\u200c\u200d\u2060"))
+_SPACES = re.compile(r"\s+")  # Unicode-aware: also the full-width space U+3000 and NBSP
+# Excel writes a CSV date as the cell displays it: 2026-12-10, 2026/12/10, 2026年12月10日, maybe with a time.
+_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?")
+_EMAIL = re.compile(r"[^@\s<>()\[\]\\,;:\"]+@[^@\s<>()\[\]\\,;:\"]+\.[^@\s<>()\[\]\\,;:\".]+")
+_ADDRESS_SEPARATORS = re.compile(r"[\s,;，；、]")
+
+
+@dataclass(frozen=True)
+class _Row:
+    number: int  # as the spreadsheet shows it: the header is row 1
+    cells: dict[str, object]  # by column; text from CSV, also numbers and datetimes from xlsx
+
+
+@dataclass(frozen=True)
+class _Table:
+    where: str  # how an error names the source, e.g. "config/people.csv"
+    short: str  # how another table's error refers to it, e.g. "people.csv"
+    rows: tuple[_Row, ...]
+
+    def fail(self, row: _Row, problem: str) -> NoReturn:
+        raise ConfigError(self.where, problem, row.number)
+
+
+def load_roster(config_dir: Path) -> Roster:
+    """Read and check the roster in DIR; any mistake raises ConfigError naming the file and row."""
+    units_table, people_table = _read_tables(Path(config_dir))
+    units, unit_rows = _units(units_table)
+    roster = Roster(units=units, people=_people(people_table, units, units_table.short))
+    _check_heads(roster, units_table, unit_rows, people_table.short)
+    _warn_gaps(roster)
+    return roster
+
+
+# --- reading --------------------------------------------------------------
+
+
+def _read_tables(config_dir: Path) -> tuple[_Table, _Table]:
+    units_csv, people_csv = config_dir / UNITS_FILE, config_dir / PEOPLE_FILE
+    workbook = config_dir / WORKBOOK_FILE
+    if units_csv.exists() or people_csv.exists():
+        for path, other in ((units_csv, PEOPLE_FILE), (people_csv, UNITS_FILE)):
+            if not path.exists():
+                raise ConfigError(path, f"找不到文件（{other} 与它需成对提供，或两者都删去改用 {WORKBOOK_FILE}）")
+        if workbook.exists():
+            log.warning("%s is ignored: %s and %s take precedence", workbook, UNITS_FILE, PEOPLE_FILE)
+        return (
+            _read_csv(units_csv, UNITS_FILE, UNIT_COLUMNS),
+            _read_csv(people_csv, PEOPLE_FILE, PEOPLE_COLUMNS),
+        )
+    if workbook.exists():
+        return _read_workbook(workbook)
+    raise ConfigError(units_csv, f"找不到名单文件：需要 {UNITS_FILE} 和 {PEOPLE_FILE}，或 {WORKBOOK_FILE}")
+
+
+def _read_csv(path: Path, short: str, columns: tuple[str, ...]) -> _Table:
+    text = _decode(path)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
+    try:
+        return _table(str(path), short, reader, columns)
+    except csv.Error as e:
+        raise ConfigError(path, f"CSV 格式错误（{e}）", reader.line_num) from None
+
+
+def _decode(path: Path) -> str:
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise ConfigError(path, f"无法读取文件（{e.strerror}；是否正在 Excel 中打开？）") from None
+    # Excel's "Unicode 文本" is UTF-16 with a BOM; plain UTF-8 may or may not carry one.
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return raw.decode("utf-16")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        # Excel on Chinese Windows saves "CSV（逗号分隔）" in GBK, which GB18030 contains.
+        return raw.decode("gb18030")
+    except UnicodeDecodeError:
+        raise ConfigError(path, "无法识别文件编码，请在 Excel 中另存为“CSV UTF-8（逗号分隔）”") from None
+
+
+def _delimiter(text: str) -> str:
+    """The separator the header line uses most: a comma, unless Excel wrote tabs or semicolons."""
+    header = next((line for line in text.splitlines() if line.strip()), "")
+    return max((",", "\t", ";"), key=header.count)  # ties, and no separator at all, mean a comma
+
+
+def _read_workbook(path: Path) -> tuple[_Table, _Table]:
+    from openpyxl import load_workbook  # lazy: importing openpyxl is slow and most folders use CSV
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except Exception as e:  # openpyxl reports a non-xlsx file through many unrelated exception types
+        raise ConfigError(path, f"无法打开工作簿（{type(e).__name__}: {e}），请用 Excel 另存为 .xlsx 格式") from None
+    try:
+        return _sheet(book, path, UNITS_SHEET, UNIT_COLUMNS), _sheet(book, path, PEOPLE_SHEET, PEOPLE_COLUMNS)
+    finally:
+        book.close()
+
+
+def _sheet(book, path: Path, title: str, columns: tuple[str, ...]) -> _Table:
+    name = next((n for n in book.sheetnames if n.strip() == title), None)
+    if name is None:
+        raise ConfigError(path, f"缺少工作表“{title}”（现有：{'、'.join(book.sheetnames)}）")
+    sheet = book[name]
+    sheet.reset_dimensions()  # a wrong <dimension> from other tools would cut rows off in read-only mode
+    return _table(f"{path} 工作表“{title}”", f"工作表“{title}”", sheet.iter_rows(values_only=True), columns)
+
+
+def _table(where: str, short: str, records: Iterable[list | tuple], columns: tuple[str, ...]) -> _Table:
+    """Find the header (the first non-blank row), check its columns, and keep the non-blank rows."""
+    numbered = enumerate(records, 1)
+    header = next(((n, cells) for n, cells in numbered if not _blank(cells)), None)
+    if header is None:
+        raise ConfigError(where, f"文件是空的；第 1 行应为表头：{','.join(columns)}")
+    number, cells = header
+    names = [_squeeze(_text(c)) for c in cells]
+    for column in columns:
+        if column not in names:
+            read = "，".join(n for n in names if n)
+            raise ConfigError(where, f"缺少列“{column}”（读到：{read}；应为：{','.join(columns)}）", number)
+    index = {c: names.index(c) for c in columns}
+    rows = []
+    for n, cells in numbered:
+        values = {c: cells[i] if i < len(cells) else None for c, i in index.items()}
+        # A row with only a note in an extra column (备注) is blank for the roster.
+        if not _blank(values.values()):
+            rows.append(_Row(n, values))
+    return _Table(where, short, tuple(rows))
+
+
+# --- cells ----------------------------------------------------------------
+
+
+def _text(value: object) -> str:
+    """A cell as trimmed text; xlsx cells may hold numbers and datetimes."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value).translate(_INVISIBLE).strip()
+
+
+def _squeeze(text: str) -> str:
+    return _SPACES.sub("", text)
+
+
+def _blank(cells: Iterable[object]) -> bool:
+    return not any(_text(c) for c in cells)
+
+
+def _choices(options: Iterable[str]) -> str:
+    return "、".join(options)
+
+
+# --- units ----------------------------------------------------------------
+
+
+def _units(table: _Table) -> tuple[dict[str, Unit], dict[str, int]]:
+    units: dict[str, Unit] = {}
+    rows: dict[str, int] = {}
+    for row in table.rows:
+        name = _squeeze(_text(row.cells[UNIT]))
+        if not name:
+            table.fail(row, "单位名称为空")
+        if name in units:
+            table.fail(row, f"单位“{name}”重复，第 {rows[name]} 行已有同名单位")
+        units[name] = Unit(
+            name=name, kind=_kind(table, row), headcount=_headcount(table, row), meeting=_meeting(table, row)
+        )
+        rows[name] = row.number
+    if not units:
+        raise ConfigError(table.where, "没有任何单位，请至少填写一行")
+    return units, rows
+
+
+def _kind(table: _Table, row: _Row) -> str:
+    kind = _squeeze(_text(row.cells[KIND]))
+    if kind not in UNIT_KINDS:
+        shown = f"类型“{kind}”无效" if kind else "类型为空"
+        table.fail(row, f"{shown}，可选：{_choices(UNIT_KINDS)}")
+    return kind
+
+
+def _headcount(table: _Table, row: _Row) -> int:
+    raw = _text(row.cells[HEADCOUNT])
+    # Full-width digits from a Chinese IME, "1,200" as Excel displays it, "120人" as people write it.
+    text = _squeeze(unicodedata.normalize("NFKC", raw)).replace(",", "").removesuffix("人")
+    if not re.fullmatch(r"[0-9]+", text) or int(text) <= 0:
+        shown = f"人数“{raw}”无效" if raw else "人数为空"
+        table.fail(row, f"{shown}，应为正整数，例如 120")
+    return int(text)
+
+
+def _meeting(table: _Table, row: _Row) -> date | None:
+    value = row.cells[MEETING]
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    raw = _text(value)
+    if not raw:
+        return None  # HR has not fixed the date yet
+    match = _DATE.fullmatch(unicodedata.normalize("NFKC", raw))
+    try:
+        if match:
+            return date(*map(int, match.groups()))
+    except ValueError:
+        pass
+    table.fail(row, f"述职大会日期“{raw}”无效，应写成 2026-12-10 这样的格式（尚未确定可留空）")
+
+
+# --- people ---------------------------------------------------------------
+
+
+def _people(table: _Table, units: dict[str, Unit], units_short: str) -> tuple[Person, ...]:
+    people: list[Person] = []
+    by_email: dict[str, tuple[Person, int]] = {}
+    by_name: dict[tuple[str, str], int] = {}
+    heads: dict[str, tuple[Person, int]] = {}
+    for row in table.rows:
+        person = Person(
+            unit=_unit_of(table, row, units, units_short),
+            name=_name(table, row),
+            role=_role(table, row),
+            email=_email(table, row),
+        )
+        if person.email in by_email:
+            other, number = by_email[person.email]
+            hint = "（同一人兼任多个角色时只填一行）" if other.name == person.name else ""
+            table.fail(row, f"邮箱“{person.email}”已在第 {number} 行（{other.unit} {other.name}）使用，"
+                            f"一个地址只能对应一人{hint}")
+        key = (person.unit, person.name)
+        if key in by_name:
+            table.fail(row, f"{person.unit}已有“{person.name}”（第 {by_name[key]} 行）；同一人只填一行、一个邮箱，"
+                            f"同单位重名的两人请在姓名后加以区分，如 王伟（大）")
+        if person.role == HEAD and person.unit in heads:
+            other, number = heads[person.unit]
+            table.fail(row, f"{person.unit}已有主要领导 {other.name}（第 {number} 行），每个单位只能有一位主要领导")
+        by_email[person.email] = (person, row.number)
+        by_name[key] = row.number
+        if person.role == HEAD:
+            heads[person.unit] = (person, row.number)
+        people.append(person)
+    if not people:
+        raise ConfigError(table.where, "没有任何人员，请至少为每个单位填写主要领导")
+    return tuple(people)
+
+
+def _unit_of(table: _Table, row: _Row, units: dict[str, Unit], units_short: str) -> str:
+    unit = _squeeze(_text(row.cells[UNIT]))
+    if not unit:
+        table.fail(row, "单位为空")
+    if unit not in units:
+        table.fail(row, f"单位“{unit}”不在 {units_short} 中（现有：{_choices(units)}）")
+    return unit
+
+
+def _name(table: _Table, row: _Row) -> str:
+    name = _squeeze(_text(row.cells[NAME]))  # "王  珺" is how people align two-character names
+    if not name:
+        table.fail(row, "姓名为空")
+    return name
+
+
+def _role(table: _Table, row: _Row) -> str:
+    role = _squeeze(_text(row.cells[ROLE]))
+    if role not in ROLES:
+        shown = f"未知角色“{role}”" if role else "角色为空"
+        table.fail(row, f"{shown}，可选：{_choices(ROLES)}")
+    return role
+
+
+def _email(table: _Table, row: _Row) -> str:
+    raw = _text(row.cells[EMAIL])
+    # NFKC turns a full-width "＠" from a Chinese IME into "@"; Outlook's copy adds a trailing ";".
+    email = unicodedata.normalize("NFKC", raw).strip().rstrip(";；").strip().lower()
+    if not email:
+        table.fail(row, "邮箱为空（提醒和回执都要发到这个地址）")
+    if _ADDRESS_SEPARATORS.search(email):
+        table.fail(row, f"邮箱“{raw}”只能填一个地址，且不含空格")
+    if "@" not in email:
+        table.fail(row, f"邮箱“{raw}”不是有效地址：缺少 @")
+    if not email.isascii():
+        table.fail(row, f"邮箱“{raw}”含有中文或全角字符，请切换到英文输入法重新输入")
+    if not _EMAIL.fullmatch(email):
+        table.fail(row, f"邮箱“{raw}”不是有效地址，应像 lijianguo@tengfei.example 这样")
+    return email
+
+
+# --- whole-roster checks ----------------------------------------------------
+
+
+def _check_heads(roster: Roster, units: _Table, unit_rows: dict[str, int], people_short: str) -> None:
+    """Every unit needs a head: reminders and confirmations go to them."""
+    for name, number in unit_rows.items():
+        if roster.head_of(name) is None:
+            raise ConfigError(
+                units.where, f"单位“{name}”在 {people_short} 中没有主要领导；提醒和回执都发给主要领导，请补上", number
+            )
+
+
+def _warn_gaps(roster: Roster) -> None:
+    """Legal but worth HR's attention: nobody would write the head's review or the union review."""
+    for unit in roster.units:
+        if not roster.with_role(unit, SECRETARY, DEPUTY_SECRETARY):
+            log.warning("roster: %s has no 党支部书记; nobody is expected to review its head", unit)
+        if not roster.with_role(unit, UNION_CHAIR):
+            log.warning("roster: %s has no 分会主席; its union review has nobody to remind", unit)

@@ -1,0 +1,49 @@
+"""Mailbox sources: each hands over the deliveries the store has not recorded yet, as RawMessages.
+
+A source is a small class with the same four methods (as Django's mail backends are):
+
+    open()                      connect / check the mailbox exists
+    messages(store) -> iterator of RawMessage not yet recorded, oldest first
+    done(raw)                   the message was recorded (a source may move it, if configured)
+    close()
+
+It never decides anything about a message: the intake does. The checkpoint a source needs to
+resume (IMAP UIDVALIDITY and last UID, an EWS sync state) travels in RawMessage.checkpoint and
+is saved by the store in the same transaction that records the message.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator, Protocol
+
+from bot.errors import ConfigError
+from bot.records import RawMessage
+from bot.settings import Settings
+
+
+class Source(Protocol):
+    def open(self) -> None: ...
+
+    def messages(self, store) -> Iterator[RawMessage]: ...
+
+    def done(self, raw: RawMessage) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def source_for(settings: Settings) -> Source:
+    """The source [mailbox] kind names; imported lazily so a poll loads only what it uses."""
+    kind = settings.mailbox.kind
+    if kind == "maildir":
+        from bot.sources.maildir import MaildirSource
+
+        return MaildirSource(settings.mailbox.path)
+    if kind == "imap":
+        from bot.sources.imap import ImapSource
+
+        return ImapSource(settings.mailbox, settings.secret(settings.mailbox.password_env))
+    if kind == "ews":
+        from bot.sources.ews import EwsSource
+
+        return EwsSource(settings.mailbox, settings.secret(settings.mailbox.password_env))
+    raise ConfigError("settings.toml", f"[mailbox] kind “{kind}” 不受支持")

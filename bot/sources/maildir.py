@@ -1,0 +1,68 @@
+"""The Maildir source: reads new/ and cur/, never touches or moves a file."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+from bot.errors import MailboxError
+from bot.records import RawMessage
+
+log = logging.getLogger(__name__)
+
+# A Maildir file name starts with the delivery time in seconds: "1733212800.M1P2.host:2,S".
+_DELIVERED = re.compile(r"^(\d{9,11})(?:\.|$)")
+
+
+class MaildirSource:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def open(self) -> None:
+        if not (self.path / "new").is_dir() and not (self.path / "cur").is_dir():
+            raise MailboxError(f"邮件目录 {self.path} 不是 Maildir（缺少 new/ 和 cur/ 子目录）")
+
+    def messages(self, store) -> Iterator[RawMessage]:
+        known = store.delivered_keys("maildir:")
+        pending = []
+        for sub in ("new", "cur"):
+            folder = self.path / sub
+            if not folder.is_dir():
+                continue
+            for entry in os.scandir(folder):
+                if entry.name.startswith(".") or not entry.is_file():
+                    continue
+                key = "maildir:" + _unique_name(entry.name)
+                if key not in known:
+                    pending.append((_arrival(entry), key, entry.path))
+        pending.sort()
+        for received_at, key, path in pending:
+            try:
+                data = Path(path).read_bytes()
+            except FileNotFoundError:
+                # A mail client moved it from new/ to cur/ meanwhile; the next poll finds it.
+                log.info("maildir: %s moved while reading, left for the next poll", path)
+                continue
+            yield RawMessage(source_key=key, data=data, received_at=received_at)
+
+    def done(self, raw: RawMessage) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _unique_name(name: str) -> str:
+    # The part after ":" holds flags that mail clients change; the rest is the message's identity.
+    return name.split(":", 1)[0].split("!", 1)[0]
+
+
+def _arrival(entry: os.DirEntry) -> datetime:
+    """Delivery time from the file name's leading seconds, else the file's mtime (contract: Time)."""
+    match = _DELIVERED.match(entry.name)
+    seconds = int(match.group(1)) if match else entry.stat().st_mtime
+    return datetime.fromtimestamp(seconds, tz=timezone.utc)

@@ -1,0 +1,398 @@
+"""The store: one SQLite file under paths.data, and the only code that writes it."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+from bot.errors import StoreError
+from bot.records import ACCEPTED, Arrival, AttachmentLog, Document, LogEntry, RawMessage
+
+STORE_FILE = "hrbot.sqlite3"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY,
+    source_key TEXT NOT NULL UNIQUE,      -- one row per delivery the source handed over
+    message_id TEXT,
+    content_hash TEXT NOT NULL,
+    from_addr TEXT,
+    subject TEXT NOT NULL DEFAULT '',
+    received_at TEXT NOT NULL,            -- ISO 8601 with offset
+    outcome TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    quarantined_as TEXT                   -- raw bytes kept for HR (relative to paths.data)
+);
+CREATE INDEX IF NOT EXISTS messages_by_id ON messages (message_id, content_hash);
+CREATE INDEX IF NOT EXISTS messages_by_hash ON messages (content_hash);
+
+CREATE TABLE IF NOT EXISTS attachments (
+    id INTEGER PRIMARY KEY,
+    message INTEGER NOT NULL REFERENCES messages (id),
+    position INTEGER NOT NULL,
+    filename TEXT,
+    outcome TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    item TEXT, unit TEXT, person TEXT,
+    sha256 TEXT,
+    saved_as TEXT
+);
+CREATE INDEX IF NOT EXISTS attachments_by_message ON attachments (message);
+
+CREATE TABLE IF NOT EXISTS documents (
+    id INTEGER PRIMARY KEY,
+    message INTEGER NOT NULL REFERENCES messages (id),
+    item TEXT NOT NULL, unit TEXT NOT NULL, person TEXT,
+    received_at TEXT NOT NULL,
+    sha256 TEXT,
+    warnings TEXT NOT NULL DEFAULT '[]',  -- JSON list of HR-facing strings
+    meeting_date TEXT                     -- meeting_request only
+);
+CREATE INDEX IF NOT EXISTS documents_by_key ON documents (unit, item, person);
+
+CREATE TABLE IF NOT EXISTS state (       -- source checkpoints and other small facts
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY,
+    message_id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL,                   -- confirmation | reminder | kickoff | summary
+    recipients TEXT NOT NULL,             -- JSON list
+    answers INTEGER REFERENCES messages (id),
+    created_at TEXT NOT NULL,
+    eml BLOB NOT NULL,
+    file TEXT,                            -- name under paths.outbox once written
+    state TEXT NOT NULL DEFAULT 'queued', -- queued | sending | sent | failed | spooled
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt TEXT,
+    last_error TEXT NOT NULL DEFAULT '',
+    sent_at TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_by_state ON outbox (state);
+
+CREATE TABLE IF NOT EXISTS reminders (
+    id INTEGER PRIMARY KEY,
+    day TEXT NOT NULL,                    -- the working day it was for
+    recipient TEXT NOT NULL,
+    covers TEXT NOT NULL,                 -- JSON list of [unit, item, person]
+    outbox INTEGER REFERENCES outbox (id),
+    UNIQUE (day, recipient)
+);
+"""
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A composed mail waiting to be queued with the message it answers."""
+
+    message_id: str
+    kind: str
+    recipients: tuple[str, ...]
+    eml: bytes
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    message_id: str
+    kind: str
+    recipients: tuple[str, ...]
+    created_at: datetime
+    eml: bytes
+    file: str | None
+    state: str
+    attempts: int
+    next_attempt: datetime | None
+    last_error: str
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What the intake hands the store for one delivery."""
+
+    raw: RawMessage
+    entry: LogEntry
+    content_hash: str
+    documents: list[tuple[Document, AttachmentLog | None]]  # attachment None: found in the mail text
+    outgoing: list[Outgoing]
+    quarantined_as: str | None = None
+
+
+class Store:
+    """Open with Store.open(data_dir); every write is one transaction."""
+
+    def __init__(self, db: sqlite3.Connection, data_dir: Path):
+        self.db = db
+        self.data_dir = data_dir
+
+    @classmethod
+    def open(cls, data_dir: Path) -> Store:
+        data_dir = Path(data_dir)
+        try:
+            data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            path = data_dir / STORE_FILE
+            if not path.exists():
+                # Created 0600 before SQLite opens it: the store holds people's mail.
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA foreign_keys=ON")
+            db.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as e:
+            raise StoreError(f"无法打开数据库 {data_dir / STORE_FILE}：{e}") from e
+        return cls(db, data_dir)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- sources ----------------------------------------------------------
+
+    def has_delivery(self, source_key: str) -> bool:
+        return self.db.execute("SELECT 1 FROM messages WHERE source_key = ?", (source_key,)).fetchone() is not None
+
+    def delivered_keys(self, prefix: str) -> set[str]:
+        rows = self.db.execute(
+            "SELECT source_key FROM messages WHERE source_key >= ? AND source_key < ?", (prefix, prefix + "\uffff")
+        )
+        return {key for (key,) in rows}
+
+    def get_state(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_state(self, key: str, value: str) -> None:
+        with self._transaction():
+            self._put_state(key, value)
+
+    def _put_state(self, key: str, value: str) -> None:
+        self.db.execute("INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = ?",
+                        (key, value, value))
+
+    # --- intake -----------------------------------------------------------
+
+    def is_duplicate(self, message_id: str | None, content_hash: str) -> bool:
+        """Delivered before: same Message-ID and same content (contract: Identity and duplicates)."""
+        row = self.db.execute(
+            "SELECT 1 FROM messages WHERE message_id IS ? AND content_hash = ? LIMIT 1", (message_id, content_hash)
+        ).fetchone()
+        return row is not None
+
+    def message_id_reused(self, message_id: str | None) -> bool:
+        if message_id is None:
+            return False
+        return self.db.execute("SELECT 1 FROM messages WHERE message_id = ? LIMIT 1", (message_id,)).fetchone() is not None
+
+    def has_document(self, unit: str, item: str, person: str | None, sha256: str) -> bool:
+        row = self.db.execute(
+            "SELECT 1 FROM documents WHERE unit = ? AND item = ? AND person IS ? AND sha256 = ? LIMIT 1",
+            (unit, item, person, sha256),
+        ).fetchone()
+        return row is not None
+
+    def record(self, rec: Recorded) -> int | None:
+        """Record one delivery with its log entry, documents, checkpoint and mail out, all or nothing.
+
+        Returns the message's row id, or None when that delivery was recorded before.
+        """
+        entry = rec.entry
+        with self._transaction():
+            try:
+                cursor = self.db.execute(
+                    "INSERT INTO messages (source_key, message_id, content_hash, from_addr, subject, received_at,"
+                    " outcome, reason, quarantined_as) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (rec.raw.source_key, entry.message_id, rec.content_hash, entry.from_addr, entry.subject,
+                     _iso_utc(entry.received_at), entry.outcome, entry.reason, rec.quarantined_as),
+                )
+            except sqlite3.IntegrityError:
+                return None
+            message = cursor.lastrowid
+            for position, a in enumerate(entry.attachments):
+                self.db.execute(
+                    "INSERT INTO attachments (message, position, filename, outcome, reason, item, unit, person,"
+                    " sha256, saved_as) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (message, position, a.filename, a.outcome, a.reason, a.item, a.unit, a.person, a.sha256,
+                     a.saved_as),
+                )
+            for document, attachment in rec.documents:
+                self.db.execute(
+                    "INSERT INTO documents (message, item, unit, person, received_at, sha256, warnings, meeting_date)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (message, document.item, document.unit, document.person, _iso_utc(entry.received_at),
+                     attachment.sha256 if attachment else None, json.dumps(list(document.warnings), ensure_ascii=False),
+                     document.meeting_date.isoformat() if document.meeting_date else None),
+                )
+            for key, value in rec.raw.checkpoint.items():
+                self._put_state(key, value)
+            for out in rec.outgoing:
+                self._queue(out, answers=message)
+        return message
+
+    # --- reading ----------------------------------------------------------
+
+    def log(self) -> list[LogEntry]:
+        """Every delivered message in arrival order, with its attachments."""
+        attachments: dict[int, list[AttachmentLog]] = {}
+        for row in self.db.execute(
+            "SELECT message, filename, outcome, reason, item, unit, person, sha256, saved_as FROM attachments"
+            " ORDER BY message, position"
+        ):
+            attachments.setdefault(row[0], []).append(AttachmentLog(*row[1:]))
+        entries = []
+        for row in self.db.execute(
+            "SELECT id, message_id, from_addr, received_at, outcome, reason, subject FROM messages"
+            " ORDER BY received_at, id"
+        ):
+            entries.append(LogEntry(
+                message_id=row[1], from_addr=row[2], received_at=datetime.fromisoformat(row[3]), outcome=row[4],
+                reason=row[5], subject=row[6], attachments=attachments.get(row[0], []),
+            ))
+        return entries
+
+    def arrivals(self) -> list[Arrival]:
+        rows = self.db.execute(
+            "SELECT d.unit, d.item, d.person, d.received_at, m.message_id, d.warnings"
+            " FROM documents d JOIN messages m ON m.id = d.message ORDER BY d.received_at, d.id"
+        )
+        return [
+            Arrival(unit=r[0], item=r[1], person=r[2], received_at=datetime.fromisoformat(r[3]), message_id=r[4],
+                    warnings=tuple(json.loads(r[5])))
+            for r in rows
+        ]
+
+    def arrival_times(self, unit: str, item: str, person: str | None) -> list[datetime]:
+        """When each recorded version of one document arrived, oldest first."""
+        rows = self.db.execute(
+            "SELECT received_at FROM documents WHERE unit = ? AND item = ? AND person IS ? ORDER BY received_at, id",
+            (unit, item, person),
+        )
+        return [datetime.fromisoformat(r) for (r,) in rows]
+
+    def requested_meetings(self) -> dict[str, date]:
+        """The meeting date each unit asked for last."""
+        rows = self.db.execute(
+            "SELECT unit, meeting_date FROM documents WHERE meeting_date IS NOT NULL ORDER BY received_at, id"
+        )
+        return {unit: date.fromisoformat(day) for unit, day in rows}
+
+    def accepted_count(self) -> int:
+        return self.db.execute("SELECT count(*) FROM messages WHERE outcome = ?", (ACCEPTED,)).fetchone()[0]
+
+    # --- outbox -----------------------------------------------------------
+
+    def queue(self, out: Outgoing, reminder: tuple[date, str, list] | None = None) -> int | None:
+        """Queue a mail that answers no message; with `reminder`, also record what it covers.
+
+        Returns the outbox id, or None if a reminder for that day and recipient exists already.
+        """
+        with self._transaction():
+            if reminder is not None:
+                day, recipient, covers = reminder
+                exists = self.db.execute(
+                    "SELECT 1 FROM reminders WHERE day = ? AND recipient = ?", (day.isoformat(), recipient)
+                ).fetchone()
+                if exists:
+                    return None
+            outbox_id = self._queue(out, answers=None)
+            if reminder is not None:
+                self.db.execute(
+                    "INSERT INTO reminders (day, recipient, covers, outbox) VALUES (?, ?, ?, ?)",
+                    (day.isoformat(), recipient, json.dumps(covers, ensure_ascii=False), outbox_id),
+                )
+        return outbox_id
+
+    def _queue(self, out: Outgoing, answers: int | None) -> int:
+        cursor = self.db.execute(
+            "INSERT INTO outbox (message_id, kind, recipients, answers, created_at, eml) VALUES (?, ?, ?, ?, ?, ?)",
+            (out.message_id, out.kind, json.dumps(list(out.recipients)), answers,
+             _utcnow(), out.eml),
+        )
+        return cursor.lastrowid
+
+    def outbox(self, *states: str) -> list[OutboxRow]:
+        query = ("SELECT id, message_id, kind, recipients, created_at, eml, file, state, attempts, next_attempt,"
+                 " last_error FROM outbox")
+        params: tuple = ()
+        if states:
+            query += f" WHERE state IN ({','.join('?' * len(states))})"
+            params = states
+        rows = self.db.execute(query + " ORDER BY id", params)
+        return [
+            OutboxRow(id=r[0], message_id=r[1], kind=r[2], recipients=tuple(json.loads(r[3])),
+                      created_at=datetime.fromisoformat(r[4]), eml=r[5], file=r[6], state=r[7], attempts=r[8],
+                      next_attempt=datetime.fromisoformat(r[9]) if r[9] else None, last_error=r[10])
+            for r in rows
+        ]
+
+    def outbox_without_file(self) -> list[OutboxRow]:
+        return [row for row in self.outbox() if row.file is None]
+
+    def set_outbox_file(self, outbox_id: int, file: str) -> None:
+        with self._transaction():
+            self.db.execute("UPDATE outbox SET file = ? WHERE id = ?", (file, outbox_id))
+
+    def set_outbox_state(self, outbox_id: int, state: str, error: str = "", next_attempt: datetime | None = None,
+                         attempted: bool = False) -> None:
+        with self._transaction():
+            self.db.execute(
+                "UPDATE outbox SET state = ?, last_error = ?, next_attempt = ?, attempts = attempts + ?,"
+                " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END WHERE id = ?",
+                (state, error, _iso_utc(next_attempt) if next_attempt else None, int(attempted), state,
+                 _utcnow(), outbox_id),
+            )
+
+    def replies_since(self, recipient: str, since: datetime) -> int:
+        """How many confirmations were queued for this address since that moment."""
+        rows = self.db.execute(
+            "SELECT recipients FROM outbox WHERE kind = 'confirmation' AND created_at >= ?",
+            (since.astimezone(timezone.utc).isoformat(),),
+        )
+        return sum(1 for (recipients,) in rows if recipient in json.loads(recipients))
+
+    def reminders_sent(self) -> list[tuple[date, str, list]]:
+        rows = self.db.execute("SELECT day, recipient, covers FROM reminders ORDER BY day, id")
+        return [(date.fromisoformat(d), r, json.loads(c)) for d, r, c in rows]
+
+    # --- plumbing ---------------------------------------------------------
+
+    def _transaction(self):
+        return _Transaction(self.db)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE … COMMIT, rolled back on any exception (autocommit connection)."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def __enter__(self):
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self.db.execute("COMMIT")
+        else:
+            self.db.execute("ROLLBACK")
+        return False
+
+
+def _iso_utc(moment: datetime) -> str:
+    # Stored in UTC so that ISO strings sort in time order whatever zone the source gave.
+    return moment.astimezone(timezone.utc).isoformat()
+
+
+def _utcnow() -> str:
+    # UTC so that ISO strings compare in time order.
+    return datetime.now(timezone.utc).isoformat()

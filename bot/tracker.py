@@ -1,0 +1,374 @@
+"""Writes the daily tracker workbook HR opens in Excel or WPS: overview, detail and mail log."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, tzinfo
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import HrbotError
+from .records import (
+    ACCEPTED,
+    AUTO_REPLY,
+    BOUNCE,
+    DUPLICATE,
+    IGNORED,
+    ITEM_TITLES,
+    ITEMS,
+    LATE,
+    NO_DOCUMENTS,
+    OVERDUE,
+    OWN_MAIL,
+    PENDING,
+    RECEIVED,
+    REJECTED,
+    UNKNOWN_SENDER,
+    LogEntry,
+    Roster,
+    StatusRow,
+)
+
+if TYPE_CHECKING:  # openpyxl is imported lazily: the idle mail poll must not pay for it
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+
+FILE_PREFIX = "考核材料跟踪表"
+SHEET_OVERVIEW = "总览"
+SHEET_DETAIL = "明细"
+SHEET_LOG = "邮件日志"
+
+STATE_LABELS = {RECEIVED: "已按时提交", LATE: "迟交", OVERDUE: "逾期未交", PENDING: "待提交"}
+MAIL_OUTCOME_LABELS = {
+    ACCEPTED: "已登记",
+    DUPLICATE: "重复投递",
+    AUTO_REPLY: "自动回复",
+    BOUNCE: "退信",
+    OWN_MAIL: "本邮箱发出",
+    UNKNOWN_SENDER: "非名单发件人",
+    NO_DOCUMENTS: "未识别到材料",
+    REJECTED: "已拒收",
+}
+PART_OUTCOME_LABELS = {ACCEPTED: "已登记", IGNORED: "已忽略", DUPLICATE: "重复", REJECTED: "已拒收"}
+# The contract's machine reasons that HR should read in Chinese; other reasons are already HR text.
+REASON_LABELS = {"unpacked": "已解包"}
+
+# Excel's own "good / neutral / bad" fills, which HR already reads at a glance; grey for pending.
+GREEN, AMBER, RED, GREY = "C6EFCE", "FFEB9C", "FFC7CE", "E7E6E6"
+HEADER_FILL = "DDEBF7"
+STATE_FILLS = {RECEIVED: GREEN, LATE: AMBER, OVERDUE: RED, PENDING: GREY}
+# A cell of the overview takes the colour of its worst state; "worst" is this order.
+STATE_SEVERITY = {OVERDUE: 3, LATE: 2, PENDING: 1, RECEIVED: 0}
+# The detail sheet puts what HR must chase first.
+STATE_ORDER = {OVERDUE: 0, LATE: 1, PENDING: 2, RECEIVED: 3}
+# Mail that needs a person's look gets a colour on its outcome.
+MAIL_OUTCOME_FILLS = {REJECTED: RED, UNKNOWN_SENDER: AMBER, NO_DOCUMENTS: AMBER}
+
+DATE_FORMAT = "yyyy-mm-dd"
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
+MAX_WIDTH = 60
+FILTER_BUTTON_WIDTH = 2
+MAX_CELL_CHARS = 32767  # Excel refuses longer cell text
+TEXT, INT, DATE, DATETIME = "text", "int", "date", "datetime"
+FIXED_WIDTHS = {DATE: 12, DATETIME: 17}
+
+
+@dataclass
+class _Table:
+    """One sheet's data before it is written: headers, kinds, rows and the cells to colour."""
+
+    headers: list[str]
+    kinds: list[str]
+    rows: list[list[Any]] = field(default_factory=list)
+    fills: list[dict[int, str]] = field(default_factory=list)  # per row: column index → fill colour
+
+    def add(self, values: list[Any], fills: dict[int, str] | None = None) -> None:
+        self.rows.append(values)
+        self.fills.append(fills or {})
+
+
+def tracker_path(folder: Path, as_of: date) -> Path:
+    """Where the workbook for `as_of` lives."""
+    return Path(folder) / f"{FILE_PREFIX}-{as_of.isoformat()}.xlsx"
+
+
+def write_tracker(
+    folder: Path,
+    as_of: date,
+    rows: list[StatusRow],
+    log: list[LogEntry],
+    roster: Roster,
+    season_tz: tzinfo,
+) -> Path:
+    """Write the tracker workbook for `as_of` into `folder`, atomically, and return its path."""
+    from openpyxl import Workbook
+
+    folder = Path(folder)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    target = tracker_path(folder, as_of)
+
+    unit_order = _unit_order(roster, rows)
+    wb = Workbook(write_only=True)
+    styles = _Styles()
+    overview = _overview_table(rows, unit_order)
+    _write_table(wb.create_sheet(SHEET_OVERVIEW), overview, styles, _overview_banner(as_of, overview))
+    _write_table(wb.create_sheet(SHEET_DETAIL), _detail_table(rows, roster, unit_order, season_tz), styles)
+    _write_table(wb.create_sheet(SHEET_LOG), _log_table(log, roster, season_tz), styles)
+    _save_atomically(wb, target)
+    return target
+
+
+# --- the three sheets -----------------------------------------------------
+
+
+def _unit_order(roster: Roster, rows: list[StatusRow]) -> dict[str, int]:
+    """Roster order first; a unit only the status knows (should not happen) goes last, not lost."""
+    order = {name: i for i, name in enumerate(roster.units)}
+    for row in rows:
+        order.setdefault(row.unit, len(order))
+    return order
+
+
+def _overview_table(rows: list[StatusRow], unit_order: dict[str, int]) -> _Table:
+    items = [item for item in ITEMS if any(r.item == item for r in rows)]
+    items += sorted({r.item for r in rows} - set(ITEMS))  # an item code this module does not know yet
+    states: dict[tuple[str, str], Counter[str]] = {}
+    for row in rows:
+        states.setdefault((row.unit, row.item), Counter())[row.state] += 1
+
+    totals = ["应交", "已交", "逾期", "迟交", "待交"]
+    table = _Table(["单位", *(ITEM_TITLES.get(i, i) for i in items), *totals],
+                   [TEXT] + [TEXT] * len(items) + [INT] * len(totals))
+    for unit in unit_order:
+        values: list[Any] = [unit]
+        fills: dict[int, str] = {}
+        unit_count: Counter[str] = Counter()
+        for col, item in enumerate(items, start=1):
+            count = states.get((unit, item))
+            if not count:
+                values.append(None)
+                continue
+            unit_count += count
+            values.append(f"{count[RECEIVED] + count[LATE]}/{count.total()}")
+            fills[col] = STATE_FILLS[max(count, key=lambda s: STATE_SEVERITY.get(s, 0))]
+        first_total = len(values)
+        values += [unit_count.total(), unit_count[RECEIVED], unit_count[OVERDUE],
+                   unit_count[LATE], unit_count[PENDING]]
+        if unit_count[OVERDUE]:
+            fills[first_total + 2] = RED
+        if unit_count[LATE]:
+            fills[first_total + 3] = AMBER
+        table.add(values, fills)
+    return table
+
+
+def _overview_banner(as_of: date, table: _Table) -> list[tuple[str, str | None]]:
+    """Row 1 of the overview: the as-of date, then a colour legend HR can read without asking."""
+    banner: list[tuple[str, str | None]] = [(f"截至 {as_of.isoformat()}", None)]
+    banner += [(STATE_LABELS[s], STATE_FILLS[s]) for s in (RECEIVED, LATE, OVERDUE, PENDING)]
+    banner.append(("格内为 已收到/应交（含迟交），颜色取最差状态；“已交”只计按时提交", None))
+    return banner
+
+
+def _detail_table(
+    rows: list[StatusRow], roster: Roster, unit_order: dict[str, int], season_tz: tzinfo
+) -> _Table:
+    table = _Table(
+        ["单位", "材料", "人员", "截止日期", "状态", "首次收到时间", "迟交工作日", "版本数", "日期待定", "提醒/警告"],
+        [TEXT, TEXT, TEXT, DATE, TEXT, DATETIME, INT, INT, TEXT, TEXT],
+    )
+    person_order = {(p.unit, p.name): i for i, p in enumerate(roster.people)}
+    item_order = {item: i for i, item in enumerate(ITEMS)}
+
+    def key(row: StatusRow) -> tuple:
+        # Worst first: overdue and late by how late, pending by what falls due next, then roster order.
+        lateness = -row.late_workdays if row.state in (OVERDUE, LATE) else 0
+        return (STATE_ORDER.get(row.state, len(STATE_ORDER)), lateness, row.due or date.max,
+                unit_order.get(row.unit, 0), item_order.get(row.item, len(ITEMS)),
+                person_order.get((row.unit, row.person), -1))
+
+    for row in sorted(rows, key=key):
+        late = row.late_workdays if row.state in (OVERDUE, LATE) else None
+        table.add(
+            [row.unit, ITEM_TITLES.get(row.item, row.item), row.person, row.due or "未定",
+             STATE_LABELS.get(row.state, row.state), _local(row.received_at, season_tz), late,
+             row.versions, "是" if row.provisional else None, "；".join(row.warnings) or None],
+            {4: STATE_FILLS[row.state]} if row.state in STATE_FILLS else None,
+        )
+    return table
+
+
+def _log_table(log: list[LogEntry], roster: Roster, season_tz: tzinfo) -> _Table:
+    table = _Table(
+        ["收到时间", "发件人", "主题", "邮件结果", "原因", "附件名", "附件结果", "附件说明", "识别为", "单位", "人员"],
+        [DATETIME] + [TEXT] * 10,
+    )
+    names: dict[str, str] = {}
+    for person in roster.people:  # the first roster entry wins, as Roster.by_email does
+        names.setdefault(person.email, person.name)
+
+    arrivals = [(_local(entry.received_at, season_tz), entry) for entry in log]
+    arrivals.sort(key=lambda pair: pair[0])  # stable: the store's order breaks ties
+    for received, entry in arrivals:
+        sender = entry.from_addr or "（无发件人）"
+        if entry.from_addr in names:
+            sender = f"{names[entry.from_addr]} <{entry.from_addr}>"
+        head = [received, sender, entry.subject, MAIL_OUTCOME_LABELS.get(entry.outcome, entry.outcome),
+                entry.reason or None]
+        head_fills = {3: MAIL_OUTCOME_FILLS[entry.outcome]} if entry.outcome in MAIL_OUTCOME_FILLS else {}
+        if not entry.attachments:  # the message still gets its row
+            table.add(head + [None] * 6, head_fills)
+        for part in entry.attachments:
+            fills = dict(head_fills)
+            if part.outcome == REJECTED:
+                fills[6] = RED
+            table.add(head + [
+                part.filename if part.filename is not None else "（无文件名）",
+                PART_OUTCOME_LABELS.get(part.outcome, part.outcome),
+                REASON_LABELS.get(part.reason, part.reason) or None,
+                ITEM_TITLES.get(part.item, part.item) if part.item else None,
+                part.unit, part.person,
+            ], fills)
+    return table
+
+
+def _local(moment: datetime | None, season_tz: tzinfo) -> datetime | None:
+    """Excel has no time zones: show the plant's wall clock. A naive value is taken as local already."""
+    if moment is None or moment.tzinfo is None:
+        return moment
+    return moment.astimezone(season_tz).replace(tzinfo=None)
+
+
+# --- writing --------------------------------------------------------------
+
+
+class _Styles:
+    """Builds each style combination once and stamps it on cells: per-cell style objects are slow."""
+
+    def __init__(self) -> None:
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.styles import Font, PatternFill
+
+        self._new_cell, self._font, self._fill = WriteOnlyCell, Font, PatternFill
+        self._arrays: dict[tuple[str | None, str | None, bool], Any] = {}
+
+    def cell(self, ws: WriteOnlyWorksheet, value: Any, number_format: str | None = None,
+             fill: str | None = None, bold: bool = False) -> WriteOnlyCell:
+        key = (number_format, fill, bold)
+        if key not in self._arrays:
+            template = self._new_cell(ws)
+            if number_format:
+                template.number_format = number_format
+            if fill:
+                template.fill = self._fill(fill_type="solid", fgColor=fill)
+            if bold:
+                template.font = self._font(bold=True)
+            self._arrays[key] = template._style  # None when nothing was set
+        cell = self._new_cell(ws, value)
+        if self._arrays[key] is not None:
+            # Shared, not copied: a write-only cell is serialised once and dropped, nobody mutates it.
+            cell._style = self._arrays[key]
+        if isinstance(value, str):
+            cell.data_type = "s"  # a subject like "=HYPERLINK(...)" stays text, never a formula
+        return cell
+
+
+def _write_table(ws: WriteOnlyWorksheet, table: _Table, styles: _Styles,
+                 banner: list[tuple[str, str | None]] | None = None) -> None:
+    """Stream one table: optional banner row, bold frozen header, coloured cells, autofilter."""
+    from openpyxl.utils import get_column_letter
+
+    widths = _widths(table, banner[0][0] if banner else None)
+    # Write-only sheets take column widths and panes before the first row.
+    for col, width in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(col)].width = width
+    header_row = 2 if banner else 1
+    ws.freeze_panes = f"A{header_row + 1}"
+
+    if banner:
+        ws.append([styles.cell(ws, text, fill=fill, bold=fill is None and i == 0)
+                   for i, (text, fill) in enumerate(banner)])
+    ws.append([styles.cell(ws, h, fill=HEADER_FILL, bold=True) for h in table.headers])
+    formats = [{DATE: DATE_FORMAT, DATETIME: DATETIME_FORMAT}.get(kind) for kind in table.kinds]
+    for values, fills in zip(table.rows, table.fills):
+        ws.append(_cells(ws, styles, values, formats, fills))
+
+    last_row = header_row + max(len(table.rows), 1)  # an empty sheet still filters its (empty) first row
+    ws.auto_filter.ref = f"A{header_row}:{get_column_letter(len(table.headers))}{last_row}"
+
+
+def _cells(ws: WriteOnlyWorksheet, styles: _Styles, values: list[Any], formats: list[str | None],
+           fills: dict[int, str]) -> list[Any]:
+    """One row's cells. Plain values go as they are (openpyxl's fast path); dates, coloured cells
+    and text starting with '=' need a styled cell. This loop runs ~200,000 times a workbook."""
+    out: list[Any] = []
+    for i, value in enumerate(values):
+        fill = fills.get(i) if fills else None
+        if type(value) is str:
+            if not value.isprintable() or len(value) > MAX_CELL_CHARS:
+                value = _clean(value)
+            if fill or value.startswith("="):
+                value = styles.cell(ws, value, fill=fill)
+        elif formats[i] and isinstance(value, date):
+            value = styles.cell(ws, value, formats[i], fill)
+        elif fill:
+            value = styles.cell(ws, value, fill=fill)
+        out.append(value)
+    return out
+
+
+def _clean(text: str) -> str:
+    """Strip what Excel cannot store in a cell: control characters, text past its length limit."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    return ILLEGAL_CHARACTERS_RE.sub("", text)[:MAX_CELL_CHARS]
+
+
+def _widths(table: _Table, first_cell: str | None) -> list[float]:
+    # The autofilter arrow covers the right end of a header cell: leave it room.
+    widths = [float(_text_width(h) + FILTER_BUTTON_WIDTH) for h in table.headers]
+    if first_cell:  # the overview's as-of line sits over the unit column
+        widths[0] = max(widths[0], _text_width(first_cell))
+    for col, kind in enumerate(table.kinds):
+        if kind in FIXED_WIDTHS:
+            widths[col] = max(widths[col], FIXED_WIDTHS[kind])
+            continue
+        best = widths[col]
+        for values in table.rows:
+            value = values[col]
+            if value is None:
+                continue
+            text = value if isinstance(value, str) else str(value)
+            if len(text) * 2 > best:  # cheap bound first: no text is wider than two units a character
+                best = max(best, _text_width(text))
+        widths[col] = best
+    return [min(w + 2, MAX_WIDTH) for w in widths]
+
+
+def _text_width(text: str) -> int:
+    """Column width units: CJK and full-width characters take two, ASCII one."""
+    if text.isascii():
+        return len(text)
+    # UTF-8 spends 3 bytes on a CJK or full-width character and 1 on ASCII, so this counts them 2 and 1.
+    return (len(text) + len(text.encode("utf-8", "replace"))) // 2
+
+
+def _save_atomically(wb: Any, target: Path) -> None:
+    """Save to a hidden temp file beside the target, then rename: readers never see half a workbook."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp", dir=target.parent)
+    tmp = Path(tmp_name)  # mkstemp makes it 0600, and saving into it keeps that mode
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            wb.save(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise HrbotError(f"无法写入跟踪表 {target}：{e.strerror or e}（若文件正在 Excel/WPS 中打开，请关闭后再试）") from e
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
