@@ -101,18 +101,15 @@ def _decode(path: Path) -> str:
         raw = path.read_bytes()
     except OSError as e:
         raise ConfigError(path, f"无法读取文件（{e.strerror}；是否正在 Excel 中打开？）") from None
-    # Excel's "Unicode 文本" is UTF-16 with a BOM; plain UTF-8 may or may not carry one.
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return raw.decode("utf-16")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    try:
-        # Excel on Chinese Windows saves "CSV（逗号分隔）" in GBK, which GB18030 contains.
-        return raw.decode("gb18030")
-    except UnicodeDecodeError:
-        raise ConfigError(path, "无法识别文件编码，请在 Excel 中另存为“CSV UTF-8（逗号分隔）”") from None
+    # Excel's "Unicode 文本" is UTF-16 with a BOM; "CSV UTF-8" has a BOM, hand-made files may not;
+    # "CSV（逗号分隔）" from Excel on Chinese Windows is GBK, which GB18030 contains.
+    utf16 = raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    for encoding in ("utf-16",) if utf16 else ("utf-8-sig", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise ConfigError(path, "无法识别文件编码，请在 Excel 中另存为“CSV UTF-8（逗号分隔）”")
 
 
 def _delimiter(text: str) -> str:

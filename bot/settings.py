@@ -169,9 +169,10 @@ class _Reader:
         current = ""
         for number, line in enumerate(self.lines, 1):
             stripped = line.strip()
-            if stripped.startswith("["):
-                current = stripped.strip("[] ")
-            elif current == section and re.match(rf"{re.escape(key)}\s*=", stripped):
+            header = re.match(r"\[\s*([^\]]+?)\s*\]", stripped)
+            if header:
+                current = header.group(1)
+            elif current == section and re.match(rf"[\"']?{re.escape(key)}[\"']?\s*=", stripped):
                 return number
         return None
 

@@ -113,10 +113,13 @@ def write_tracker(
     unit_order = _unit_order(roster, rows)
     wb = Workbook(write_only=True)
     styles = _Styles()
-    overview = _overview_table(rows, unit_order)
-    _write_table(wb.create_sheet(SHEET_OVERVIEW), overview, styles, _overview_banner(as_of, overview))
-    _write_table(wb.create_sheet(SHEET_DETAIL), _detail_table(rows, roster, unit_order, season_tz), styles)
-    _write_table(wb.create_sheet(SHEET_LOG), _log_table(log, roster, season_tz), styles)
+    sheets = (
+        (SHEET_OVERVIEW, _overview_table(rows, unit_order), _overview_banner(as_of)),
+        (SHEET_DETAIL, _detail_table(rows, roster, unit_order, season_tz), None),
+        (SHEET_LOG, _log_table(log, roster, season_tz), None),
+    )
+    for title, table, banner in sheets:
+        _write_table(wb.create_sheet(title), table, styles, banner)
     _save_atomically(wb, target)
     return target
 
@@ -153,7 +156,9 @@ def _overview_table(rows: list[StatusRow], unit_order: dict[str, int]) -> _Table
                 continue
             unit_count += count
             values.append(f"{count[RECEIVED] + count[LATE]}/{count.total()}")
-            fills[col] = STATE_FILLS[max(count, key=lambda s: STATE_SEVERITY.get(s, 0))]
+            worst = max(count, key=lambda state: STATE_SEVERITY.get(state, 0))
+            if worst in STATE_FILLS:
+                fills[col] = STATE_FILLS[worst]
         first_total = len(values)
         values += [unit_count.total(), unit_count[RECEIVED], unit_count[OVERDUE],
                    unit_count[LATE], unit_count[PENDING]]
@@ -165,7 +170,7 @@ def _overview_table(rows: list[StatusRow], unit_order: dict[str, int]) -> _Table
     return table
 
 
-def _overview_banner(as_of: date, table: _Table) -> list[tuple[str, str | None]]:
+def _overview_banner(as_of: date) -> list[tuple[str, str | None]]:
     """Row 1 of the overview: the as-of date, then a colour legend HR can read without asking."""
     banner: list[tuple[str, str | None]] = [(f"截至 {as_of.isoformat()}", None)]
     banner += [(STATE_LABELS[s], STATE_FILLS[s]) for s in (RECEIVED, LATE, OVERDUE, PENDING)]
@@ -218,7 +223,8 @@ def _log_table(log: list[LogEntry], roster: Roster, season_tz: tzinfo) -> _Table
             sender = f"{names[entry.from_addr]} <{entry.from_addr}>"
         head = [received, sender, entry.subject, MAIL_OUTCOME_LABELS.get(entry.outcome, entry.outcome),
                 entry.reason or None]
-        head_fills = {3: MAIL_OUTCOME_FILLS[entry.outcome]} if entry.outcome in MAIL_OUTCOME_FILLS else {}
+        outcome_fill = MAIL_OUTCOME_FILLS.get(entry.outcome)
+        head_fills = {3: outcome_fill} if outcome_fill else {}
         if not entry.attachments:  # the message still gets its row
             table.add(head + [None] * 6, head_fills)
         for part in entry.attachments:

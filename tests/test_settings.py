@@ -1,0 +1,160 @@
+"""Tests for bot.settings against the example config HR copies, and the mistakes HR makes in it."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.errors import ConfigError
+from bot.settings import (
+    EXAMPLE_CONFIG, SETTINGS_FILE, Hr, Limits, Mailbox, MailStyle, Paths, Reminders, Schedule, Season, Sending, load,
+)
+
+EXAMPLE = (EXAMPLE_CONFIG / SETTINGS_FILE).read_text(encoding="utf-8")
+OPTIONAL_MARKER = "# ==== 可选设置"
+
+
+def write(folder: Path, text: str) -> Path:
+    (folder / SETTINGS_FILE).write_text(text, encoding="utf-8")
+    return folder
+
+
+def edited(old: str, new: str, text: str = EXAMPLE) -> str:
+    assert old in text, old
+    return text.replace(old, new, 1)
+
+
+def line_of(text: str, start: str) -> int:
+    """The 1-based number of the first line that starts with `start`."""
+    return next(n for n, line in enumerate(text.splitlines(), 1) if line.startswith(start))
+
+
+def uncommented(text: str, first: str, last: str | None = None) -> str:
+    """The text with the commented-out settings between two marker lines made live."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(first))
+    end = next((i for i, line in enumerate(lines) if last and i > start and line.startswith(last)), len(lines))
+    setting = re.compile(r"#\s?(\[[\w.]+\].*|\"?\w+\"?\s*=.*)")
+    for i in range(start + 1, end):
+        match = setting.fullmatch(lines[i])
+        if match:
+            lines[i] = match.group(1)
+    return "\n".join(lines) + "\n"
+
+
+def test_settings_example_loads(monkeypatch):
+    monkeypatch.chdir(EXAMPLE_CONFIG.parent)
+    s = load(Path("config"))
+    assert s.season.year == 2026
+    assert str(s.season.timezone) == "Asia/Shanghai"
+    assert s.season.meeting_request_due == date(2026, 11, 25)
+    assert s.season.union_review_due == date(2026, 12, 18)
+    assert s.season.final_due == date(2026, 12, 31)
+    assert (s.season.report_workdays_before_meeting, s.season.review_workdays_after_meeting) == (3, 3)
+    assert s.season.reserve_recommendation_due is None
+    assert s.mailbox.kind == "maildir" and s.mailbox.path == EXAMPLE_CONFIG / "mail" / "inbox"
+    assert s.hr.address == "hr@tengfei.example" and s.hr.name == "人力资源科"
+    assert s.sending.kind == "spool"
+    assert s.paths.data == EXAMPLE_CONFIG / "data"
+    assert s.paths.outbox == EXAMPLE_CONFIG / "outbox"
+    assert s.paths.tracker == EXAMPLE_CONFIG / "tracker"
+
+
+def test_settings_example_documents_every_key():
+    # Every key the loader reads appears in the example, live or as a commented-out example.
+    documented = set(re.findall(r"^#?\s*(\w+)\s*=", EXAMPLE, re.MULTILINE))
+    sections = [Season, Mailbox, Hr, Sending, Paths, Reminders, Schedule, MailStyle, Limits]
+    keys = {f.name for cls in sections for f in dataclasses.fields(cls)} - {"timezone", "leaders"}
+    assert keys - documented == set()
+    assert "timezone" in documented and "[reminders.leaders]" in EXAMPLE
+    assert "require_authentication" in documented
+
+
+def test_settings_optional_examples_are_the_defaults(tmp_path):
+    s = load(write(tmp_path, uncommented(EXAMPLE, OPTIONAL_MARKER)))
+    assert dataclasses.replace(s.reminders, leaders={}) == Reminders()
+    assert s.reminders.leaders["生产技术科"] == ("zhangqiang@tengfei.example", "liumin@tengfei.example")
+    assert s.schedule == Schedule()
+    assert s.mail.script == "simplified"
+    assert s.limits == Limits()
+    assert s.require_authentication is True
+
+
+def test_settings_reserve_recommendation_example(tmp_path):
+    text = edited("# reserve_recommendation_due", "reserve_recommendation_due")
+    assert load(write(tmp_path, text)).season.reserve_recommendation_due == date(2026, 12, 18)
+
+
+def test_settings_imap_example(tmp_path):
+    text = uncommented(edited('kind = "maildir"', 'kind = "imap"'), '# --- kind = "imap"', '# --- kind = "ews"')
+    box = load(write(tmp_path, text)).mailbox
+    assert (box.kind, box.host, box.port, box.security) == ("imap", "mail.tengfei.example", 993, "ssl")
+    assert box.password_env == "HRBOT_IMAP_PASSWORD" and box.since == date(2026, 11, 1)
+    assert box.ca_file == tmp_path / "certs" / "plant-ca.pem"
+
+
+def test_settings_ews_example(tmp_path):
+    text = uncommented(edited('kind = "maildir"', 'kind = "ews"'), '# --- kind = "ews"', "[hr]")
+    box = load(write(tmp_path, text)).mailbox
+    assert box.kind == "ews" and box.server == "mail.tengfei.example" and box.username == "TENGFEI\\hr"
+
+
+def test_settings_smtp_example(tmp_path):
+    text = uncommented(edited('kind = "spool"', 'kind = "smtp"'), '# --- kind = "smtp"', "[paths]")
+    sending = load(write(tmp_path, text)).sending
+    assert (sending.kind, sending.host, sending.port) == ("smtp", "smtp.tengfei.example", 587)
+    assert sending.security == "starttls" and sending.max_replies_per_sender_per_day == 20
+
+
+def test_settings_syntax_error_names_file_and_line(tmp_path):
+    text = edited("year = 2026 ", "year = 2026年 ")
+    with pytest.raises(ConfigError) as caught:
+        load(write(tmp_path, text))
+    assert "settings.toml 第 " in str(caught.value)
+    assert caught.value.row == line_of(text, "year =")
+
+
+def test_settings_impossible_date_names_its_line(tmp_path):
+    text = edited("final_due = 2026-12-31", "final_due = 2026-02-30")
+    with pytest.raises(ConfigError) as caught:
+        load(write(tmp_path, text))
+    assert "settings.toml" in str(caught.value) and caught.value.row == line_of(text, "final_due")
+
+
+def test_settings_date_as_text_names_the_key_line(tmp_path):
+    text = edited("union_review_due = 2026-12-18", 'union_review_due = "2026/12/18"')
+    with pytest.raises(ConfigError) as caught:
+        load(write(tmp_path, text))
+    row = line_of(text, "union_review_due")
+    assert f"settings.toml 第 {row} 行: [season] union_review_due" in str(caught.value)
+    assert "2026/12/18" in str(caught.value)
+
+
+def test_settings_unknown_mailbox_kind(tmp_path):
+    text = edited('kind = "maildir"', 'kind = "pop3"')
+    with pytest.raises(ConfigError) as caught:
+        load(write(tmp_path, text))
+    assert caught.value.row == line_of(text, 'kind = "pop3"')
+    assert "“pop3”无效" in str(caught.value) and "maildir / imap / ews" in str(caught.value)
+
+
+def test_settings_line_found_under_a_commented_section_header(tmp_path):
+    text = edited('kind = "maildir"', 'kind = "pop3"', edited("[mailbox]", "[mailbox]  # 收件箱"))
+    with pytest.raises(ConfigError) as caught:
+        load(write(tmp_path, text))
+    assert caught.value.row == line_of(text, 'kind = "pop3"')
+
+
+def test_settings_missing_season(tmp_path):
+    text = edited("[season]", "[seasons]")
+    with pytest.raises(ConfigError, match=r"settings\.toml: 缺少 \[season\] 一节"):
+        load(write(tmp_path, text))
+
+
+def test_settings_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match=r"settings\.toml: 找不到设置文件"):
+        load(tmp_path)

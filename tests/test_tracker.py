@@ -1,0 +1,230 @@
+"""The tracker workbook: sheets, headers, layout, real dates, colours, counts and atomic writing."""
+
+from __future__ import annotations
+
+import stat
+import sys
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from openpyxl import load_workbook
+
+from bot.errors import HrbotError
+from bot.records import (
+    ACCEPTED,
+    CADRE,
+    DEPUTY,
+    HEAD,
+    IGNORED,
+    LATE,
+    LEADER_REVIEW,
+    NO_DOCUMENTS,
+    OVERDUE,
+    PENDING,
+    PERSONAL_REPORT,
+    RECEIVED,
+    TEAM_REPORT,
+    AttachmentLog,
+    LogEntry,
+    Person,
+    Roster,
+    StatusRow,
+    Unit,
+)
+from bot.tracker import tracker_path, write_tracker
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+AS_OF = date(2026, 12, 8)
+RED_FILL = "00FFC7CE"  # openpyxl reads an RGB colour back with a 00 alpha byte
+
+
+@pytest.fixture
+def roster() -> Roster:
+    units = {
+        "合成车间": Unit("合成车间", "车间", 120, date(2026, 12, 10)),
+        "财务科": Unit("财务科", "科室", 12, None),
+    }
+    people = (
+        Person("合成车间", "李建国", HEAD, "lijianguo@tengfei.example"),
+        Person("合成车间", "王珺", DEPUTY, "wangjun@tengfei.example"),
+        Person("合成车间", "赵磊", CADRE, "zhaolei@tengfei.example"),
+        Person("财务科", "陈静", HEAD, "chenjing@tengfei.example"),
+    )
+    return Roster(units, people)
+
+
+def _row(unit, item, person, state, *, received_at=None, late=0, versions=0, due=date(2026, 12, 7),
+         warnings=()) -> StatusRow:
+    return StatusRow(unit, item, person, due, False, state, received_at, late, versions, list(warnings))
+
+
+@pytest.fixture
+def rows() -> list[StatusRow]:
+    arrived = datetime(2026, 12, 4, 8, 0, tzinfo=timezone.utc)  # 16:00 in Shanghai
+    return [
+        _row("合成车间", TEAM_REPORT, None, RECEIVED, received_at=arrived, versions=1),
+        _row("合成车间", PERSONAL_REPORT, "李建国", RECEIVED, received_at=arrived, versions=2),
+        _row("合成车间", PERSONAL_REPORT, "王珺", LATE, received_at=arrived + timedelta(days=4), late=1,
+             versions=1, warnings=("缺少第三部分", "缺少第四部分")),
+        _row("合成车间", PERSONAL_REPORT, "赵磊", OVERDUE, late=1),
+        _row("合成车间", LEADER_REVIEW, "王珺", PENDING, due=date(2026, 12, 15)),
+        _row("财务科", TEAM_REPORT, None, PENDING, due=None),
+        _row("财务科", PERSONAL_REPORT, "陈静", OVERDUE, late=3),
+    ]
+
+
+@pytest.fixture
+def log() -> list[LogEntry]:
+    return [
+        LogEntry("<b@x>", "wangjun@tengfei.example", datetime(2026, 12, 8, 1, 0, tzinfo=timezone.utc),
+                 NO_DOCUMENTS, subject="请问表格在哪里下载"),
+        LogEntry("<a@x>", "lijianguo@tengfei.example", datetime(2026, 12, 4, 8, 0, tzinfo=timezone.utc),
+                 ACCEPTED, subject="=HYPERLINK(\"http://evil\")",
+                 attachments=[
+                     AttachmentLog("合成车间班子述职报告.docx", ACCEPTED, item=TEAM_REPORT, unit="合成车间"),
+                     AttachmentLog("logo.png", IGNORED, reason="不是本次考核的材料"),
+                 ]),
+    ]
+
+
+@pytest.fixture
+def book(tmp_path, rows, log, roster):
+    path = write_tracker(tmp_path / "tracker", AS_OF, rows, log, roster, SHANGHAI)
+    return load_workbook(path)
+
+
+def _header(ws, row=1) -> list[str]:
+    return [c.value for c in ws[row] if c.value is not None]
+
+
+def test_tracker_file_named_by_as_of_date(tmp_path, rows, log, roster):
+    path = write_tracker(tmp_path, AS_OF, rows, log, roster, SHANGHAI)
+    assert path == tracker_path(tmp_path, AS_OF)
+    assert path.name == "考核材料跟踪表-2026-12-08.xlsx"
+    assert path.exists()
+
+
+def test_tracker_sheets_in_order(book):
+    assert book.sheetnames == ["总览", "明细", "邮件日志"]
+
+
+def test_tracker_headers(book):
+    assert _header(book["明细"]) == ["单位", "材料", "人员", "截止日期", "状态", "首次收到时间",
+                                   "迟交工作日", "版本数", "日期待定", "提醒/警告"]
+    assert _header(book["邮件日志"]) == ["收到时间", "发件人", "主题", "邮件结果", "原因", "附件名",
+                                     "附件结果", "附件说明", "识别为", "单位", "人员"]
+    # Items without a row this season (meeting request, union review...) get no column.
+    assert _header(book["总览"], 2) == ["单位", "班子述职报告", "个人述职报告", "民主评议考核表（领导评价意见）",
+                                      "应交", "已交", "逾期", "迟交", "待交"]
+
+
+def test_tracker_header_bold_frozen_and_filtered(book):
+    assert book["明细"].freeze_panes == "A2"
+    assert book["邮件日志"].freeze_panes == "A2"
+    assert book["总览"].freeze_panes == "A3"  # below the as-of line and the header
+    assert book["明细"].auto_filter.ref == "A1:J8"
+    assert book["邮件日志"].auto_filter.ref == "A1:K4"
+    assert book["总览"].auto_filter.ref == "A2:I4"
+    assert all(c.font.b for c in book["明细"][1])
+
+
+def test_tracker_overview_as_of_line_and_counts(book):
+    ws = book["总览"]
+    assert ws["A1"].value == "截至 2026-12-08"
+    by_unit = {r[0]: r for r in ws.iter_rows(min_row=3, values_only=True)}
+    assert list(by_unit) == ["合成车间", "财务科"]  # roster order
+    assert by_unit["合成车间"] == ("合成车间", "1/1", "2/3", "0/1", 5, 2, 1, 1, 1)
+    assert by_unit["财务科"] == ("财务科", "0/1", "0/1", None, 2, 0, 1, 0, 1)
+
+
+def test_tracker_overview_cell_takes_worst_state_colour(book):
+    ws = book["总览"]
+    assert ws["B3"].fill.fgColor.rgb == "00C6EFCE"  # team report received: green
+    assert ws["C3"].fill.fgColor.rgb == RED_FILL  # one personal report overdue outweighs the late one
+
+
+def test_tracker_detail_overdue_first_and_red(book):
+    ws = book["明细"]
+    states = [r[4] for r in ws.iter_rows(min_row=2, values_only=True)]
+    assert states == ["逾期未交", "逾期未交", "迟交", "待提交", "待提交", "已按时提交", "已按时提交"]
+    assert ws["C2"].value == "陈静"  # the most working days late comes first
+    assert ws["E2"].fill.fgColor.rgb == RED_FILL
+
+
+def test_tracker_detail_dates_are_real_local_datetimes(book):
+    ws = book["明细"]
+    row = next(r for r in ws.iter_rows(min_row=2) if r[2].value == "李建国")
+    due, received = row[3], row[5]
+    assert due.value == datetime(2026, 12, 7) and due.number_format == "yyyy-mm-dd"
+    assert received.value == datetime(2026, 12, 4, 16, 0)  # 08:00 UTC shown as Shanghai time
+    assert received.number_format == "yyyy-mm-dd hh:mm"
+    late = next(r for r in ws.iter_rows(min_row=2, values_only=True) if r[2] == "王珺" and r[4] == "迟交")
+    assert late[6:] == (1, 1, None, "缺少第三部分；缺少第四部分")
+
+
+def test_tracker_detail_unknown_due_date_reads_undecided(book):
+    rows = book["明细"].iter_rows(min_row=2, values_only=True)
+    row = next(r for r in rows if r[0] == "财务科" and r[2] is None)
+    assert row[3] == "未定"
+
+
+def test_tracker_log_one_row_per_attachment_in_arrival_order(book):
+    rows = list(book["邮件日志"].iter_rows(min_row=2, values_only=True))
+    assert [r[5] for r in rows] == ["合成车间班子述职报告.docx", "logo.png", None]
+    assert rows[0][0] == datetime(2026, 12, 4, 16, 0)
+    assert rows[0][1] == "李建国 <lijianguo@tengfei.example>"
+    assert rows[0][3:] == ("已登记", None, "合成车间班子述职报告.docx", "已登记", None, "班子述职报告", "合成车间", None)
+    assert rows[1][6:8] == ("已忽略", "不是本次考核的材料")
+    assert rows[2][3] == "未识别到材料"  # a message without attachments still has its row
+
+
+def test_tracker_subject_starting_with_equals_stays_text(book):
+    cell = book["邮件日志"]["C2"]
+    assert cell.value == "=HYPERLINK(\"http://evil\")" and cell.data_type == "s"
+
+
+def test_tracker_cjk_columns_wider_than_ascii(book):
+    ws = book["明细"]
+    # "民主评议考核表（领导评价意见）" is 15 CJK characters: about 30 units, not 15.
+    assert ws.column_dimensions["B"].width >= 30
+    assert ws.column_dimensions["J"].width <= 60
+
+
+def test_tracker_atomic_no_temp_left_and_private(tmp_path, rows, log, roster):
+    folder = tmp_path / "new" / "tracker"
+    path = write_tracker(folder, AS_OF, rows, log, roster, SHANGHAI)
+    assert [p.name for p in folder.iterdir()] == [path.name]
+    if sys.platform != "win32":
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert stat.S_IMODE(folder.stat().st_mode) & 0o077 == 0
+
+
+def test_tracker_written_twice_overwrites(tmp_path, rows, log, roster):
+    write_tracker(tmp_path, AS_OF, rows, log, roster, SHANGHAI)
+    path = write_tracker(tmp_path, AS_OF, rows[:1], [], roster, SHANGHAI)
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+    wb = load_workbook(path)
+    assert len(list(wb["明细"].iter_rows(min_row=2))) == 1
+    assert wb["邮件日志"].auto_filter.ref == "A1:K2"
+
+
+def test_tracker_failed_replace_leaves_no_temp_and_says_why(tmp_path, rows, log, roster, monkeypatch):
+    def locked(src, dst):  # as when HR has the workbook open on a Windows share
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("bot.tracker.os.replace", locked)
+    with pytest.raises(HrbotError, match="无法写入跟踪表"):
+        write_tracker(tmp_path, AS_OF, rows, log, roster, SHANGHAI)
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_tracker_import_does_not_load_openpyxl():
+    import subprocess
+
+    code = "import sys, bot.tracker; print('openpyxl' in sys.modules or 'pandas' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[1], check=True)
+    assert out.stdout.strip() == "False"
