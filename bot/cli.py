@@ -9,7 +9,7 @@ import sys
 from datetime import date, datetime
 from pathlib import Path
 
-from bot.errors import HrbotError, UsageError
+from bot.errors import HrbotError
 
 log = logging.getLogger("hrbot")
 
@@ -32,6 +32,11 @@ EXAMPLES = {
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # The shared options may stand before or after the command; unset ones take their defaults here
+    # (argparse's set_defaults would leak into the subcommands, which share the option objects).
+    for name, default in (("config", Path("config")), ("debug", False), ("verbose", False)):
+        if not hasattr(args, name):
+            setattr(args, name, default)
     _logging(args)
     try:
         return args.handler(args) or 0
@@ -65,7 +70,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(prog="hrbot", description="The HR inbox that runs a season of document collection by itself.",
                      parents=[common])
-    parser.set_defaults(config=Path("config"), debug=False, verbose=False)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def command(name, handler, help_text):

@@ -1,0 +1,1 @@
+"""Intake: the steps a delivered message goes through, starting with decode."""

@@ -1,0 +1,67 @@
+"""Which season item a document is, from its title and form fields, else its file name or the mail subject."""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+
+from bot.records import MEETING_REQUEST, PERSONAL_REPORT, RESERVE_RECOMMENDATION, TEAM_REPORT
+from parsers.docx_text import DocxText
+from parsers.meeting_request import asks_for_meeting
+from parsers.script import compact
+
+REVIEW = "review"  # 附件3, either review: which one is decided from the form's fields (parsers.reviews)
+
+TITLE_LINES = 6  # the title is among the first lines (after "附件2", a date line, a logo's caption)
+TITLE_MAX = 40  # a longer line is a sentence, not a title
+# A meeting request is a short note; a long document that mentions the meeting is something else.
+MEETING_NOTE_MAX = 800
+
+_REVIEW_WORDS = re.compile(r"民主评议|评议表|评议考核|评价意见")
+_RESERVE_WORDS = re.compile(r"后备干部|后备人选")
+# 领导班子述职报告, 合成车间班子2026年度述职报告 — but not 班子成员王珺述职报告.
+_TEAM_WORDS = re.compile(r"班子(?!成员).{0,10}?述职|班子工作报告")
+_MEETING_WORDS = re.compile(r"述职(大)?会")
+_MEETING_ASK = re.compile(r"申请|请示|时间|日期|安排")
+
+
+def item_in_words(text: str | None) -> str | None:
+    """The item a title, file name or subject names, or None."""
+    flat = compact(text or "")
+    if not flat:
+        return None
+    if _REVIEW_WORDS.search(flat):
+        return REVIEW
+    if _RESERVE_WORDS.search(flat):
+        return RESERVE_RECOMMENDATION
+    if _TEAM_WORDS.search(flat) and "个人" not in flat:
+        return TEAM_REPORT
+    if _MEETING_WORDS.search(flat) and _MEETING_ASK.search(flat):
+        return MEETING_REQUEST
+    if "述职" in flat:
+        return PERSONAL_REPORT
+    return None
+
+
+def item_of_content(doc: DocxText, found: dict[str, str]) -> str | None:
+    """The item a document's own content says it is: its title first, then its form fields."""
+    for line in title_lines(doc):
+        if len(compact(line)) <= TITLE_MAX and (item := item_in_words(line)):
+            return item
+    if any(label in found for label in ("被评议人", "评议类型", "评价意见")):
+        return REVIEW
+    text = compact(doc.text)
+    if len(text) <= MEETING_NOTE_MAX and asks_for_meeting(text):
+        return MEETING_REQUEST
+    if ("姓名" in found or "述职人" in found) and "述职" in text:
+        return PERSONAL_REPORT
+    return None
+
+
+def title_lines(doc: DocxText) -> list[str]:
+    return doc.lines[:TITLE_LINES]
+
+
+def stem(filename: str | None) -> str:
+    """A file name without folders (a container's prefix included) and without its extension."""
+    return PurePosixPath((filename or "").replace("\\", "/")).stem

@@ -1,0 +1,247 @@
+"""The blank forms 附件1–4 and their labels (the one place they are defined), and helpers that fill them."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from datetime import date
+from pathlib import Path
+
+from docx import Document as new_docx
+from docx.document import Document as DocxDocument
+from docx.enum.text import WD_ALIGN_PARAGRAPH
+from docx.oxml.ns import qn
+from docx.shared import Pt
+
+from bot.records import LEADER_REVIEW, PERSONAL_REPORT, RESERVE_RECOMMENDATION, TEAM_REPORT, UNION_REVIEW
+from parsers import samples
+
+# --- the forms' words: the recogniser reads documents by these -------------------
+
+TEAM_TITLE = "领导班子述职报告"
+PERSONAL_TITLE = "科级干部个人述职报告"
+REVIEW_TITLE = "民主评议考核表"
+RESERVE_TITLE = "科级后备干部推荐表"
+
+FORM_FILES = {
+    TEAM_REPORT: "附件1 班子述职报告.docx",
+    PERSONAL_REPORT: "附件2 科级干部个人述职报告.docx",
+    LEADER_REVIEW: "附件3 民主评议考核表.docx",  # the union review uses the same form
+    RESERVE_RECOMMENDATION: "附件4 科级后备干部推荐表.docx",
+}
+
+TEAM_FIELDS = ("单位", "述职人", "日期")
+TEAM_ASPECTS = ("政治素质", "领导能力", "工作业绩", "团结协作", "作风形象")
+TEAM_SECTIONS = (
+    "一、班子在政治素质、领导能力、工作业绩、团结协作、作风形象等方面的情况",
+    "二、本单位采取的主要措施",
+    "三、本单位及班子存在的主要问题、薄弱环节和改进措施",
+)
+
+PERSONAL_FIELDS = ("单位", "姓名", "职务", "日期")
+# The four parts as the plan words them (方案 五(一)2); the short names go into HR's warnings.
+PERSONAL_PARTS = {
+    1: "一、职务、职责、分管的主要工作及年度KPI目标",
+    2: "二、年度KPI目标预计完成情况及采取的主要措施；“四好”班子创建情况；"
+    "坚持学习，提高思想政治素质和管理水平方面的情况；团结协作和廉洁自律方面的情况",
+    3: "三、存在的主要问题和教训",
+    4: "四、今后努力的方向及工作打算",
+}
+PART_NAMES = {
+    1: "职务、职责、分管的主要工作及年度KPI目标",
+    2: "年度KPI目标预计完成情况及采取的主要措施",
+    3: "存在的主要问题和教训",
+    4: "今后努力的方向及工作打算",
+}
+
+# 附件3 serves both reviews: the head fields say who reviews and which kind, and the opinion rows
+# say whom; a leader's review has one row, the union chair's one for the team and one per member.
+REVIEW_FIELDS = ("单位", "日期", "评议人", "评议人职务", "评议类型")
+REVIEW_COLUMNS = ("被评议人", "职务", "评价意见")
+LEADER_KIND = "领导评价意见"
+UNION_KIND = "民主评议意见"
+TEAM_ROW = "领导班子"  # the 被评议人 of the union review's row about the team
+REVIEW_ROWS = 6
+
+RESERVE_FIELDS = ("单位", "日期")
+RESERVE_COLUMNS = ("序号", "姓名", "性别", "出生年月", "现任职务", "推荐理由")
+RESERVE_ROWS = 5
+
+
+def write_forms(folder: Path) -> list[Path]:
+    """Write the blank forms 附件1–4 into folder (created if needed); return their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    blanks = {
+        TEAM_REPORT: _team_report("", "", None, blank=True),
+        PERSONAL_REPORT: _personal_report("", "", "", None, {n: "" for n in PERSONAL_PARTS}),
+        LEADER_REVIEW: _review("", None, "", "", "", [("", "", "")] * REVIEW_ROWS),
+        RESERVE_RECOMMENDATION: _reserve("", None, [("", "", "", "", "")] * RESERVE_ROWS),
+    }
+    paths = []
+    for item, doc in blanks.items():
+        path = folder / FORM_FILES[item]
+        doc.save(str(path))
+        paths.append(path)
+    return paths
+
+
+# --- filled documents, for tests and the demo -----------------------------------
+
+
+def fill_personal_report(
+    unit: str, name: str, post: str, parts: Mapping[int, str | None] | None = None, on: date | None = None
+) -> bytes:
+    """附件2 filled in. parts=None: all four parts with sample text; otherwise only the parts given
+    (a value of None takes the sample text, "" leaves the heading with nothing under it)."""
+    chosen = {n: None for n in PERSONAL_PARTS} if parts is None else dict(parts)
+    texts = {
+        n: "\n".join(samples.PERSONAL_PARTS[n]).format(unit=unit, post=post) if text is None else text
+        for n, text in chosen.items()
+    }
+    return _bytes(_personal_report(unit, name, post, on, texts))
+
+
+def fill_team_report(unit: str, reporter: str, on: date | None = None) -> bytes:
+    """附件1 filled in, presented by reporter (the unit head)."""
+    return _bytes(_team_report(unit, reporter, on, blank=False))
+
+
+def fill_review(
+    unit: str,
+    reviewed: str,
+    post: str,
+    reviewer: str,
+    reviewer_post: str,
+    kind: str = LEADER_KIND,
+    opinion: str | None = None,
+    on: date | None = None,
+) -> bytes:
+    """附件3 with one opinion; kind is 领导评价意见 or 民主评议意见 (the item names are accepted too)."""
+    kind = {LEADER_REVIEW: LEADER_KIND, UNION_REVIEW: UNION_KIND}.get(kind, kind)
+    rows = [(reviewed, post, opinion or samples.LEADER_OPINION)]
+    return _bytes(_review(unit, on, reviewer, reviewer_post, kind, rows))
+
+
+def fill_union_review(
+    unit: str, chair: str, opinions: Mapping[str, str], on: date | None = None, chair_post: str = "分会主席"
+) -> bytes:
+    """附件3 as the union chair fills it: a row for the team first, then one per member in opinions."""
+    rows = [(TEAM_ROW, "", opinions.get(TEAM_ROW) or samples.UNION_TEAM_OPINION)]
+    rows += [(name, "", text or samples.UNION_MEMBER_OPINION) for name, text in opinions.items() if name != TEAM_ROW]
+    return _bytes(_review(unit, on, chair, chair_post, UNION_KIND, rows))
+
+
+def fill_reserve_recommendation(unit: str, names: Sequence[str], on: date | None = None) -> bytes:
+    """附件4 listing the recommended reserve cadres."""
+    rows = [(name, "男" if i % 2 else "女", f"{1988 + i}.0{i % 9 + 1}", "技术员", samples.RESERVE_REASON) for i, name in enumerate(names)]
+    return _bytes(_reserve(unit, on, rows))
+
+
+# --- building the documents -------------------------------------------------------
+
+
+def _team_report(unit: str, reporter: str, on: date | None, blank: bool) -> DocxDocument:
+    doc = _start("附件1", TEAM_TITLE)
+    _label_table(doc, [[("单位", unit), ("述职人", reporter), ("日期", _date(on))]])
+    _heading(doc, TEAM_SECTIONS[0])
+    for n, aspect in enumerate(TEAM_ASPECTS):
+        _heading(doc, f"（{'一二三四五'[n]}）{aspect}", level=2)
+        _body(doc, "" if blank else samples.TEAM_ASPECTS[aspect])
+    _heading(doc, TEAM_SECTIONS[1])
+    _body(doc, "" if blank else "\n".join(samples.TEAM_MEASURES))
+    _heading(doc, TEAM_SECTIONS[2])
+    _body(doc, "" if blank else "\n".join(samples.TEAM_PROBLEMS))
+    return doc
+
+
+def _personal_report(unit: str, name: str, post: str, on: date | None, parts: Mapping[int, str]) -> DocxDocument:
+    doc = _start("附件2", PERSONAL_TITLE)
+    _label_table(doc, [[("单位", unit), ("姓名", name)], [("职务", post), ("日期", _date(on))]])
+    for n in sorted(parts):
+        _heading(doc, PERSONAL_PARTS[n])
+        _body(doc, parts[n])
+    return doc
+
+
+def _review(
+    unit: str, on: date | None, reviewer: str, reviewer_post: str, kind: str, rows: Sequence[tuple[str, str, str]]
+) -> DocxDocument:
+    doc = _start("附件3", REVIEW_TITLE)
+    table = _label_table(doc, [[("单位", unit), ("日期", _date(on))], [("评议人", reviewer), ("评议人职务", reviewer_post)]])
+    kind_row = table.add_row().cells
+    kind_row[0].text = "评议类型"
+    kind_row[1].merge(kind_row[3]).text = kind
+    header = table.add_row().cells
+    header[0].text, header[1].text = REVIEW_COLUMNS[0], REVIEW_COLUMNS[1]
+    header[2].merge(header[3]).text = REVIEW_COLUMNS[2]
+    for reviewed, post, opinion in rows:
+        cells = table.add_row().cells
+        cells[0].text, cells[1].text = reviewed, post
+        cells[2].merge(cells[3]).text = opinion
+    doc.add_paragraph(
+        f"注：评议类型填写“{LEADER_KIND}”或“{UNION_KIND}”。主要领导为其他班子成员、党支部（副）书记为主要领导"
+        "撰写评价意见，每人一行；分会主席或指定员工代表撰写评议意见时，第一行评议领导班子，其后逐一评议班子成员。"
+    )
+    return doc
+
+
+def _reserve(unit: str, on: date | None, rows: Sequence[tuple[str, str, str, str, str]]) -> DocxDocument:
+    doc = _start("附件4", RESERVE_TITLE)
+    _label_table(doc, [[("单位", unit), ("日期", _date(on))]])
+    table = doc.add_table(rows=1, cols=len(RESERVE_COLUMNS))
+    table.style = "Table Grid"
+    for cell, label in zip(table.rows[0].cells, RESERVE_COLUMNS):
+        cell.text = label
+    for n, row in enumerate(rows, start=1):
+        cells = table.add_row().cells
+        cells[0].text = str(n) if any(row) else ""
+        for cell, value in zip(cells[1:], row):
+            cell.text = value
+    return doc
+
+
+def _start(attachment: str, title: str) -> DocxDocument:
+    doc = new_docx()
+    normal = doc.styles["Normal"]
+    normal.font.name = "宋体"
+    normal.font.size = Pt(12)
+    # python-docx sets only the Latin font; Chinese text follows the eastAsia font.
+    normal.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), "宋体")
+    doc.add_paragraph(attachment)
+    heading = doc.add_paragraph()
+    heading.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    run = heading.add_run(title)
+    run.bold = True
+    run.font.size = Pt(18)
+    return doc
+
+
+def _label_table(doc: DocxDocument, rows: Sequence[Sequence[tuple[str, str]]]):
+    table = doc.add_table(rows=0, cols=2 * max(len(r) for r in rows))
+    table.style = "Table Grid"
+    for pairs in rows:
+        cells = table.add_row().cells
+        for n, (label, value) in enumerate(pairs):
+            cells[2 * n].text = label
+            cells[2 * n + 1].text = value
+    return table
+
+
+def _heading(doc: DocxDocument, text: str, level: int = 1) -> None:
+    run = doc.add_paragraph().add_run(text)
+    run.bold = level == 1
+
+
+def _body(doc: DocxDocument, text: str) -> None:
+    for line in text.split("\n") if text else [""]:
+        doc.add_paragraph(line).paragraph_format.first_line_indent = Pt(24)
+
+
+def _date(on: date | None) -> str:
+    return f"{on.year}年{on.month}月{on.day}日" if on else ""
+
+
+def _bytes(doc: DocxDocument) -> bytes:
+    buffer = io.BytesIO()
+    doc.save(buffer)
+    return buffer.getvalue()

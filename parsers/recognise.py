@@ -1,0 +1,135 @@
+"""The decision for one attachment: which season document it is, whose, and for which unit."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.records import (
+    ACCEPTED,
+    IGNORED,
+    MEETING_REQUEST,
+    PERSONAL_REPORT,
+    REJECTED,
+    REPORTING_ROLES,
+    RESERVE_RECOMMENDATION,
+    TEAM_REPORT,
+    Document,
+    Mail,
+    Part,
+    Person,
+    Recognition,
+    Roster,
+)
+from parsers import filekind
+from parsers.checks import personal_report_warnings
+from parsers.classify import REVIEW, item_in_words, item_of_content, stem, title_lines
+from parsers.context import Context, Refused, content_unit, resolve_person, unit_for
+from parsers.docx_text import DocxText, read_docx
+from parsers.errors import UnreadableDocument
+from parsers.fields import fields
+from parsers.meeting_request import request_in
+from parsers.reviews import review_documents
+from parsers.whose import name_from_filename, people_in_text
+
+log = logging.getLogger(__name__)
+
+NOT_SEASON = "不是本次考核的材料"
+# Every label any form or free-form document uses for a single value.
+LABELS = ("单位", "姓名", "述职人", "职务", "日期", "被评议人", "评议人", "评议人职务", "评议类型", "评价意见")
+
+
+def recognise(part: Part, mail: Mail, sender: Person, roster: Roster, year: int) -> Recognition:
+    """What one part of a roster member's mail is: ACCEPTED with its documents, IGNORED or REJECTED."""
+    kind = filekind.sniff(part.data, part.filename, part.content_type)
+    if kind.kind == filekind.DOCX:
+        try:
+            doc = read_docx(part.data)
+        except UnreadableDocument as error:
+            return Recognition(REJECTED, f"文件无法读取：{error}")
+        return recognise_docx(doc, Context(part.filename, mail, sender, roster, year))
+    named = item_in_words(stem(part.filename)) is not None
+    if kind.kind == filekind.ENCRYPTED:
+        return Recognition(REJECTED, "文件设有打开密码，无法读取，请取消密码后重新发送")
+    if kind.kind == filekind.DAMAGED:
+        return Recognition(REJECTED, "文件已损坏，无法作为 Word 文档（.docx）打开")
+    if kind.kind == filekind.UNSUPPORTED:
+        # Unnamed office files are often forms of other business; a named one is a submission HR must see.
+        reason = f"暂不支持的文件格式（{kind.label}），请另存为 Word 文档（.docx）后重新发送"
+        return Recognition(REJECTED if named else IGNORED, reason)
+    if kind.kind == filekind.IMAGE and named:
+        return Recognition(REJECTED, f"图片（{kind.label}）无法识别内容，请发送 Word 文档（.docx）")
+    return Recognition(IGNORED, NOT_SEASON)
+
+
+def recognise_docx(doc: DocxText, ctx: Context) -> Recognition:
+    """Decide a .docx: the item from its content, else its file name, else the mail subject."""
+    found = fields(doc, LABELS)
+    item = item_of_content(doc, found) or item_in_words(stem(ctx.filename)) or item_in_words(ctx.mail.subject)
+    if item is None:
+        meeting = request_in(doc.text, ctx.sender, ctx.year)
+        if meeting:
+            return Recognition(ACCEPTED, documents=[meeting])
+        return Recognition(IGNORED, "未能识别为本次考核的材料")
+    try:
+        documents = _BUILDERS[item](doc, found, ctx)
+    except Refused as refused:
+        return Recognition(REJECTED, str(refused))
+    log.debug("%s: %s", ctx.filename, documents)
+    return Recognition(ACCEPTED, documents=documents)
+
+
+def _personal_report(doc: DocxText, found: dict[str, str], ctx: Context) -> list[Document]:
+    title = "\n".join(title_lines(doc))
+    written = found.get("姓名") or found.get("述职人") or _name_elsewhere(title, ctx)
+    if not written:
+        raise Refused("未能确定这是谁的述职报告，请在报告中写明姓名")
+    person, warnings = resolve_person(ctx, written, content_unit(ctx, found.get("单位", ""), title), "报告中的姓名")
+    if person.role not in REPORTING_ROLES:
+        warnings.append(f"名单中{person.name}的角色是{person.role}，不在需要提交个人述职报告的范围内")
+    warnings += personal_report_warnings(doc.lines)
+    return [Document(item=PERSONAL_REPORT, unit=person.unit, person=person.name, warnings=tuple(warnings))]
+
+
+def _name_elsewhere(title: str, ctx: Context) -> str | None:
+    """The reporter when the content has no name field: a roster name in the title lines, the file
+    name, the subject (when it names one person), else the sender (a cadre sending their own report)."""
+    home = ctx.roster.people_in(ctx.sender.unit)
+    for text in (title, stem(ctx.filename)):
+        hits = people_in_text(text, home) or people_in_text(text, ctx.roster.people)
+        if hits:
+            return hits[0].name
+    from_name = name_from_filename(ctx.filename, ctx.roster)
+    if from_name:
+        return from_name
+    hits = people_in_text(ctx.mail.subject, home)
+    if len(hits) == 1:
+        return hits[0].name
+    return ctx.sender.name if ctx.sender.role in REPORTING_ROLES else None
+
+
+def _team_report(doc: DocxText, found: dict[str, str], ctx: Context) -> list[Document]:
+    named = content_unit(ctx, found.get("单位", ""), "\n".join(title_lines(doc)))
+    unit, warnings = unit_for(ctx, named, found.get("述职人"))
+    return [Document(item=TEAM_REPORT, unit=unit, person=None, warnings=tuple(warnings))]
+
+
+def _reserve_recommendation(doc: DocxText, found: dict[str, str], ctx: Context) -> list[Document]:
+    named = content_unit(ctx, found.get("单位", ""), "\n".join(title_lines(doc)))
+    unit, warnings = unit_for(ctx, named, None)
+    return [Document(item=RESERVE_RECOMMENDATION, unit=unit, person=None, warnings=tuple(warnings))]
+
+
+def _meeting_request(doc: DocxText, found: dict[str, str], ctx: Context) -> list[Document]:
+    meeting = request_in(doc.text, ctx.sender, ctx.year)
+    if meeting is None:
+        raise Refused("申请召开述职大会的文件中没有写明日期")
+    return [meeting]
+
+
+_BUILDERS = {
+    PERSONAL_REPORT: _personal_report,
+    TEAM_REPORT: _team_report,
+    REVIEW: review_documents,
+    RESERVE_RECOMMENDATION: _reserve_recommendation,
+    MEETING_REQUEST: _meeting_request,
+}

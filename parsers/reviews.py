@@ -1,0 +1,108 @@
+"""The review form 附件3: a leader's opinion on one team member, or the union chair's review of the team."""
+
+from __future__ import annotations
+
+from bot.records import HEAD, LEADER_REVIEW, UNION_CHAIR, UNION_REVIEW, Document, Person
+from parsers.classify import stem, title_lines
+from parsers.context import Context, Refused, content_unit, resolve_person, unit_for
+from parsers.docx_text import DocxText
+from parsers.fields import records
+from parsers.forms import LEADER_KIND, REVIEW_COLUMNS, UNION_KIND
+from parsers.script import compact
+from parsers.whose import find_person, name_from_filename, people_in_text, same_person
+
+
+def review_documents(doc: DocxText, found: dict[str, str], ctx: Context) -> list[Document]:
+    """The documents a review form records; raise Refused when it cannot be recorded."""
+    rows = [r for r in records(doc, REVIEW_COLUMNS, ("被评议人",)) if r.get("被评议人") or r.get("评价意见")]
+    named = [r["被评议人"] for r in rows if r.get("被评议人")]
+    if not named and found.get("被评议人"):
+        named = [found["被评议人"]]
+    unit_named = content_unit(ctx, found.get("单位", ""), "\n".join(title_lines(doc)))
+    reviewer = find_person(ctx.roster, unit_named or ctx.sender.unit, found.get("评议人", ""))
+    if _kind(doc, found, named, reviewer, ctx) == UNION_REVIEW:
+        unit, warnings = unit_for(ctx, unit_named, found.get("评议人"))
+        if reviewer and reviewer.on_team:
+            warnings.append(f"按方案，民主评议意见应由分会主席或指定员工代表（非班子成员）撰写，本表评议人{reviewer.name}是班子成员")
+        return [Document(item=UNION_REVIEW, unit=unit, person=None, warnings=tuple(warnings))]
+    return _leader_reviews(doc, [n for n in named if not _is_team(n)], unit_named, reviewer, ctx)
+
+
+def _kind(doc: DocxText, found: dict[str, str], named: list[str], reviewer: Person | None, ctx: Context) -> str:
+    """Leader or union review: the form's 评议类型, the reviewer's role, the rows, the sender's role, the text."""
+    kind = compact(found.get("评议类型", ""))
+    if "民主评议" in kind:
+        return UNION_REVIEW
+    if "领导" in kind or "评价意见" in kind:
+        return LEADER_REVIEW
+    if reviewer and reviewer.role == UNION_CHAIR:
+        return UNION_REVIEW
+    if reviewer and (reviewer.role == HEAD or reviewer.is_secretary):
+        return LEADER_REVIEW
+    if any(_is_team(n) for n in named):
+        return UNION_REVIEW  # only the union's review has a row about the team as a whole
+    if ctx.sender.role == UNION_CHAIR:
+        return UNION_REVIEW
+    if ctx.sender.role == HEAD or ctx.sender.is_secretary:
+        return LEADER_REVIEW
+    # The blank form's note names both kinds; the text decides only when it names one.
+    text = compact(doc.text)
+    union, leader = UNION_KIND in text, LEADER_KIND in text
+    if union != leader:
+        return UNION_REVIEW if union else LEADER_REVIEW
+    return UNION_REVIEW if len(named) > 1 else LEADER_REVIEW
+
+
+def _leader_reviews(
+    doc: DocxText, named: list[str], unit_named: str | None, reviewer: Person | None, ctx: Context
+) -> list[Document]:
+    if not named:
+        named = _reviewed_elsewhere(doc, unit_named, reviewer, ctx)
+    if not named:
+        raise Refused("民主评议考核表中没有写明被评议人")
+    documents: list[Document] = []
+    for written in named:
+        person, warnings = resolve_person(ctx, written, unit_named, "被评议人")
+        if not person.on_team:
+            raise Refused(f"被评议人“{person.name}”不是{person.unit}的班子成员，领导评价意见只针对主要领导、党支部书记和副职")
+        if any(d.person == person.name for d in documents):
+            continue
+        warnings += _reviewer_warnings(person, reviewer)
+        documents.append(Document(item=LEADER_REVIEW, unit=person.unit, person=person.name, warnings=tuple(warnings)))
+    return documents
+
+
+def _reviewed_elsewhere(doc: DocxText, unit_named: str | None, reviewer: Person | None, ctx: Context) -> list[str]:
+    """Who is reviewed when the form does not say: a team member in the title, the file name, the subject;
+    and a secretary's unlabeled form is the review of the unit head (the plan: 书记给主要领导撰写)."""
+    unit = unit_named or ctx.sender.unit
+    team = [p for p in ctx.roster.people_in(unit) if p.on_team and not same_person(p, reviewer)]
+    for text in ("\n".join(title_lines(doc)), stem(ctx.filename)):
+        hits = people_in_text(text, team)
+        if hits:
+            return [hits[0].name]
+    from_name = name_from_filename(ctx.filename, ctx.roster)
+    if from_name:
+        return [from_name]
+    hits = people_in_text(ctx.mail.subject, team)
+    if len(hits) == 1:
+        return [hits[0].name]
+    if ctx.sender.is_secretary:
+        head = ctx.roster.head_of(ctx.sender.unit)
+        return [head.name] if head else []
+    return []
+
+
+def _reviewer_warnings(person: Person, reviewer: Person | None) -> list[str]:
+    """The plan: the head reviews the other team members, the party secretary reviews the head."""
+    if reviewer is None:
+        return []
+    if person.role == HEAD and not reviewer.is_secretary:
+        return [f"按方案，主要领导的评价意见应由党支部书记撰写，本表评议人为{reviewer.name}"]
+    if person.role != HEAD and reviewer.role != HEAD:
+        return [f"按方案，{person.name}的评价意见应由主要领导撰写，本表评议人为{reviewer.name}"]
+    return []
+
+
+def _is_team(written: str) -> bool:
+    return "班子" in compact(written)

@@ -1,0 +1,65 @@
+"""Whose document it is: roster people and units named in a text, a form field or a file name."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import PurePosixPath
+
+from bot.records import Person, Roster
+from parsers.script import compact, normalise_name
+
+# Words a file name wraps around a person's name: 附件2-王珺-2026年度个人述职报告（定稿）.docx
+_FILENAME_NOISE = re.compile(
+    r"附件\s*\d*|科级干部|二线干部|个人|年度|述职报告|述职|报告|民主评议|考核表|评议表|评价意见|领导|同志|"
+    r"的|定稿|终稿|最终版|修改稿|修改版|副本|草稿|新版|\d+|[A-Za-z]+|[\W_]+"
+)
+_HAN_NAME = re.compile(r"^[\u4e00-\u9fff·]{2,5}$")
+
+
+def find_person(roster: Roster, unit: str, written: str) -> Person | None:
+    """The person of `unit` a written name means: exactly, else the longest roster name inside it
+    (a name written with its post, 王珺副主任)."""
+    key = normalise_name(written)
+    if not key:
+        return None
+    people = roster.people_in(unit)
+    exact = next((p for p in people if normalise_name(p.name) == key), None)
+    if exact:
+        return exact
+    inside = [p for p in people if normalise_name(p.name) in key]
+    return max(inside, key=lambda p: len(p.name)) if inside else None
+
+
+def people_in_text(text: str, people: Iterable[Person]) -> list[Person]:
+    """The given people whose names occur in text, in the order they first occur."""
+    flat = compact(text)
+    hits = []
+    for person in people:
+        at = flat.find(normalise_name(person.name))
+        if at >= 0:
+            hits.append((at, -len(person.name), person))
+    return [person for _, _, person in sorted(hits, key=lambda h: h[:2])]
+
+
+def unit_in_text(text: str, roster: Roster) -> str | None:
+    """The roster unit named in a text (the longest one, so 合成一车间 is not read as 合成车间), or None."""
+    flat = compact(text)
+    named = [u for u in roster.units if normalise_name(u) in flat]
+    return max(named, key=len) if named else None
+
+
+def name_from_filename(filename: str | None, roster: Roster) -> str | None:
+    """The person's name a file name gives, whether on the roster or not (王珺述职报告.docx → 王珺)."""
+    if not filename:
+        return None
+    stem = compact(PurePosixPath(filename.replace("\\", "/")).stem)
+    for unit in sorted(roster.units, key=len, reverse=True):
+        stem = stem.replace(normalise_name(unit), "")
+    rest = _FILENAME_NOISE.sub(" ", stem).split()
+    # Exactly one word left, shaped like a Chinese name; anything else is not a name we can trust.
+    return rest[0] if len(rest) == 1 and _HAN_NAME.match(rest[0]) else None
+
+
+def same_person(a: Person | None, b: Person | None) -> bool:
+    return a is not None and b is not None and (a.unit, a.name) == (b.unit, b.name)

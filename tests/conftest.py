@@ -1,0 +1,46 @@
+"""Shared fixtures: a season config in a temp folder (the example config), with an empty Maildir."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.settings import EXAMPLE_CONFIG, Settings, load
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.fixture
+def config_dir(tmp_path) -> Path:
+    """A copy of the example config whose mail, data, outbox and tracker live in tmp_path."""
+    config = tmp_path / "config"
+    config.mkdir()
+    for name in ("settings.toml", "units.csv", "people.csv"):
+        shutil.copy(EXAMPLE_CONFIG / name, config / name)
+    for sub in ("new", "cur", "tmp"):
+        (config / "mail" / "inbox" / sub).mkdir(parents=True)
+    return config
+
+
+@pytest.fixture
+def settings(config_dir) -> Settings:
+    return load(config_dir)
+
+
+def deliver(settings: Settings, when: datetime, raw: bytes, name: str | None = None) -> Path:
+    """Put one message into the Maildir as a delivery at `when` (the file name carries the time)."""
+    seconds = int(when.timestamp())
+    folder = settings.mailbox.path / "new"
+    existing = len(list(folder.iterdir())) + len(list((settings.mailbox.path / "cur").iterdir()))
+    path = folder / (name or f"{seconds}.M{existing}P1.test")
+    path.write_bytes(raw)
+    return path
+
+
+def at(text: str) -> datetime:
+    """A moment in the plant's zone, written 2026-12-07T23:59."""
+    return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
