@@ -30,7 +30,7 @@ _DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.doc
 @dataclass(frozen=True)
 class FileKind:
     kind: str  # one of the constants above
-    label: str  # how HR would name the format: "PDF", "Word 97-2003（.doc）", "PNG"…
+    label: str  # how HR would name the format: "PDF", "Word 97-2003 .doc", "PNG"…
 
 
 def sniff(data: bytes, filename: str | None = None, content_type: str = "") -> FileKind:
@@ -68,9 +68,9 @@ def _zip_kind(data: bytes, ext: str, content_type: str) -> FileKind:
     if ext == ".docx" or content_type == _DOCX_TYPE:
         return FileKind(DAMAGED, "Word")  # a zip that says it is a .docx but holds no document
     if any(n.startswith("xl/") for n in names):
-        return FileKind(UNSUPPORTED, "Excel（.xlsx）")
+        return FileKind(UNSUPPORTED, "Excel .xlsx")
     if any(n.startswith("ppt/") for n in names):
-        return FileKind(UNSUPPORTED, "PowerPoint（.pptx）")
+        return FileKind(UNSUPPORTED, "PowerPoint .pptx")
     if "OFD.xml" in names:
         return FileKind(UNSUPPORTED, "OFD")  # China's fixed-layout format for official documents
     if "mimetype" in names and "content.xml" in names:
@@ -86,9 +86,9 @@ def _ole_kind(data: bytes, ext: str) -> FileKind:
     if has("EncryptedPackage"):
         return FileKind(ENCRYPTED, "加密的 Office 文档")
     if has("WordDocument"):
-        return FileKind(UNSUPPORTED, "WPS 文字（.wps）" if ext == ".wps" else "Word 97-2003（.doc）")
+        return FileKind(UNSUPPORTED, "WPS 文字 .wps" if ext == ".wps" else "Word 97-2003 .doc")
     if has("Workbook") or has("Book"):
-        return FileKind(UNSUPPORTED, "Excel 97-2003（.xls）")
+        return FileKind(UNSUPPORTED, "Excel 97-2003 .xls")
     if has("PowerPoint Document"):
-        return FileKind(UNSUPPORTED, "PowerPoint 97-2003（.ppt）")
+        return FileKind(UNSUPPORTED, "PowerPoint 97-2003 .ppt")
     return FileKind(UNSUPPORTED, "旧版 Office 文档")

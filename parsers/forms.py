@@ -133,7 +133,10 @@ def fill_union_review(
 
 def fill_reserve_recommendation(unit: str, names: Sequence[str], on: date | None = None) -> bytes:
     """附件4 listing the recommended reserve cadres."""
-    rows = [(name, "男" if i % 2 else "女", f"{1988 + i}.0{i % 9 + 1}", "技术员", samples.RESERVE_REASON) for i, name in enumerate(names)]
+    rows = [
+        (name, "男" if i % 2 else "女", f"{1988 + i}.0{i % 9 + 1}", "技术员", samples.RESERVE_REASON)
+        for i, name in enumerate(names)
+    ]
     return _bytes(_reserve(unit, on, rows))
 
 

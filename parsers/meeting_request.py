@@ -8,7 +8,8 @@ from datetime import date
 from bot.records import MEETING_REQUEST, Document, Mail, Person, Roster
 from parsers.script import to_simplified
 
-_CN_DIGITS = {"〇": 0, "零": 0, "○": 0, "Ｏ": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_DIGITS = {"〇": 0, "零": 0, "○": 0, "Ｏ": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4}
+_CN_DIGITS |= {"五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _CN = "〇零○Ｏ一二两三四五六七八九十"
 _NUM = rf"(?:\d{{1,4}}|[{_CN}]{{1,4}})"
 
@@ -25,11 +26,13 @@ _MEETING_WORDS = re.compile(r"述职(?:大)?会|召开|述职")
 _REQUEST = re.compile(
     r"(申请|拟|计划|建议|定于|安排|准备|希望|请求).{0,30}?(召开|举行|进行).{0,12}?述职(大)?会"
     r"|述职(大)?会.{0,6}?(时间|日期)"
+    r"|(召开|举行)述职(大)?会的?(申请|请示)"
     r"|(申请|拟|计划|定于|安排).{0,20}?(召开|举行).{0,6}?述职"
 )
 # Quoted history under a reply: HR's own kickoff mail names 11月25日 and must not count.
 _QUOTE_START = re.compile(
-    r"^\s*(-{2,}\s*原始邮件\s*-{2,}|-{2,}\s*Original Message\s*-{2,}|发件人[:：]|From:\s|在.{0,60}写道[:：]|On .{0,80}wrote:)",
+    r"^\s*(-{2,}\s*(原始邮件|转发邮件信息|Original(\s+Message)?|Forwarded message)\s*-{2,}"
+    r"|发件人[:：]|From:\s|在.{0,60}写道[:：]|On .{0,80}wrote:)",
     re.IGNORECASE | re.MULTILINE,
 )
 _SENTENCE_END = re.compile(r"[。！？!?；;\n]")

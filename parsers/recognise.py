@@ -45,15 +45,16 @@ def recognise(part: Part, mail: Mail, sender: Person, roster: Roster, year: int)
         try:
             doc = read_docx(part.data)
         except UnreadableDocument as error:
-            return Recognition(REJECTED, f"文件无法读取：{error}")
+            return Recognition(REJECTED, str(error))
         return recognise_docx(doc, Context(part.filename, mail, sender, roster, year))
-    named = item_in_words(stem(part.filename)) is not None
     if kind.kind == filekind.ENCRYPTED:
         return Recognition(REJECTED, "文件设有打开密码，无法读取，请取消密码后重新发送")
     if kind.kind == filekind.DAMAGED:
         return Recognition(REJECTED, "文件已损坏，无法作为 Word 文档（.docx）打开")
-    if kind.kind == filekind.UNSUPPORTED:
-        # Unnamed office files are often forms of other business; a named one is a submission HR must see.
+    # A file whose name says it is a season document is a submission HR must see, whatever its
+    # format; an unnamed one (image001.png, scan.pdf) is most likely something else.
+    named = item_in_words(stem(part.filename)) is not None
+    if kind.kind == filekind.UNSUPPORTED or (named and kind.kind == filekind.OTHER and kind.label != "ZIP"):
         reason = f"暂不支持的文件格式（{kind.label}），请另存为 Word 文档（.docx）后重新发送"
         return Recognition(REJECTED if named else IGNORED, reason)
     if kind.kind == filekind.IMAGE and named:
