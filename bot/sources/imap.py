@@ -1,0 +1,284 @@
+"""The IMAP source: reads new mail by UID without changing the mailbox, resuming from a checkpoint.
+
+The checkpoint `imap:<folder>` = "<UIDVALIDITY>:<last UID>" travels on each RawMessage, so the
+store saves it in the transaction that records the message. A poll with nothing new costs one
+EXAMINE (UIDNEXT tells) and fetches no body. When there is no usable checkpoint (first run, or the
+server changed UIDVALIDITY) the folder is read again from `since`, and messages whose Message-ID
+the store already has are skipped, so nothing is recorded twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Iterator
+
+from imapclient import DELETED, IMAPClient
+
+from bot.errors import MailboxError
+from bot.records import RawMessage
+from bot.settings import Mailbox
+from bot.sources import imap_connect
+from bot.sources.imap_fetch import BATCH_BYTES, Meta, batches, fetch_bodies, fetch_meta
+
+log = logging.getLogger(__name__)
+
+# RFC 2177 lets a server drop an IDLE client after 30 minutes; renew before that.
+IDLE_RENEW_S = 25 * 60
+
+
+@dataclass(frozen=True)
+class ImapFeatures:
+    """The capabilities `hrbot check` reports."""
+
+    id: bool  # RFC 2971: NetEase/Coremail require it before SELECT
+    idle: bool  # push instead of polling
+    move: bool  # RFC 6851
+    uidplus: bool  # RFC 4315: UID EXPUNGE of just the moved message
+
+
+@dataclass(frozen=True)
+class FolderStatus:
+    folder: str
+    messages: int
+    uidvalidity: int
+    uidnext: int | None
+    checkpoint: str | None  # "<uidvalidity>:<last uid>" as the store holds it, None before the first run
+
+
+class ImapSource:
+    """One IMAP folder as a Source; also answers `hrbot check` and waits for mail (IDLE) for the service."""
+
+    batch_bytes = BATCH_BYTES
+    idle_renew_s = IDLE_RENEW_S
+
+    def __init__(self, mailbox: Mailbox, password: str):
+        self.mailbox = mailbox
+        self._password = password
+        self.folder = mailbox.folder or "INBOX"
+        self.state_key = f"imap:{self.folder}"
+        self._client: IMAPClient | None = None
+        self._validity: int | None = None  # of the selected folder; None when nothing is selected
+        self._seen: tuple[int, int | None] | None = None  # (UIDVALIDITY, UIDNEXT) the last poll started from
+        self._target_ready = False
+        self._can_idle: bool | None = None  # known after the first connection
+
+    def __repr__(self) -> str:
+        return f"ImapSource({self.mailbox.username}@{self.mailbox.host}:{self.mailbox.port}/{self.folder})"
+
+    # --- Source protocol --------------------------------------------------
+
+    def open(self) -> None:
+        if self._client is None:
+            self._client = imap_connect.connect(self.mailbox, self._password)
+
+    def close(self) -> None:
+        self._disconnect(polite=True)
+
+    def messages(self, store) -> Iterator[RawMessage]:
+        with self._errors():
+            validity, todo, known_uids, upto = self._plan(store)
+        if todo:
+            log.info("imap: %s has %d new message(s)", self.folder, len(todo))
+        last_yielded = 0
+        for batch in batches(todo, self.batch_bytes):
+            with self._errors():
+                bodies = fetch_bodies(self._client, batch, known_uids)
+            for meta in batch:
+                data = bodies.get(meta.uid)
+                if data is None:
+                    log.info("imap: %s UID %d vanished before it was read", self.folder, meta.uid)
+                    continue
+                last_yielded = meta.uid
+                yield RawMessage(
+                    source_key=f"imap:{self.folder}:{validity}:{meta.uid}",
+                    data=data,
+                    received_at=meta.received_at,
+                    checkpoint={self.state_key: f"{validity}:{meta.uid}"},
+                )
+        # Every message up to `upto` was recorded or deliberately skipped (before `since`, already
+        # recorded, vanished): move the checkpoint past the skipped ones so the next poll stays cheap.
+        if upto > last_yielded and _checkpoint(store.get_state(self.state_key)) != (validity, upto):
+            store.set_state(self.state_key, f"{validity}:{upto}")
+
+    def done(self, raw: RawMessage) -> None:
+        """Move the recorded message to `move_to`, when configured; otherwise leave it untouched."""
+        target = self.mailbox.move_to
+        if not target:
+            return
+        _, _, validity, uid = raw.source_key.rsplit(":", 3)
+        if self._client is None or str(self._validity) != validity:
+            log.warning("imap: %s is no longer selected as read, not moved", raw.source_key)
+            return
+        with self._errors(target):
+            client = self._client
+            if not self._target_ready:
+                if not client.folder_exists(target):
+                    client.create_folder(target)
+                self._target_ready = True
+            if client.has_capability("MOVE"):
+                client.move([int(uid)], target)
+                return
+            client.copy([int(uid)], target)
+            client.add_flags([int(uid)], [DELETED], silent=True)
+            if client.has_capability("UIDPLUS"):
+                client.uid_expunge([int(uid)])
+            else:
+                # A plain EXPUNGE would also remove what others flagged \Deleted: leave it flagged.
+                log.warning("imap: server lacks UIDPLUS; UID %s copied to %s and flagged \\Deleted only", uid, target)
+
+    # --- for `hrbot check` and the service -----------------------------------
+
+    def capabilities(self) -> ImapFeatures:
+        with self._errors():
+            client = self._require()
+            return ImapFeatures(*(client.has_capability(c) for c in ("ID", "IDLE", "MOVE", "UIDPLUS")))
+
+    def folder_status(self, store=None) -> FolderStatus:
+        """STATUS of the folder (changes nothing) and the checkpoint the store holds for it."""
+        with self._errors(self.folder):
+            status = self._require().folder_status(self.folder, ("MESSAGES", "UIDNEXT", "UIDVALIDITY"))
+        return FolderStatus(
+            folder=self.folder,
+            messages=int(status.get(b"MESSAGES", 0)),
+            uidvalidity=int(status.get(b"UIDVALIDITY", 0)),
+            uidnext=int(status[b"UIDNEXT"]) if b"UIDNEXT" in status else None,
+            checkpoint=store.get_state(self.state_key) if store is not None else None,
+        )
+
+    def wait_for_mail(self, timeout_s: float, stop: threading.Event | None = None) -> bool:
+        """Block until mail may have arrived (True) or timeout_s passed / stop was set (False).
+
+        Uses IDLE where the server has it; otherwise sleeps up to poll_interval and says True.
+        """
+        if self._can_idle is False:
+            return _sleep(min(timeout_s, self.mailbox.poll_interval), stop)
+        with self._errors(self.folder):
+            client = self._require()
+            self._can_idle = client.has_capability("IDLE")
+            if not self._can_idle:
+                return _sleep(min(timeout_s, self.mailbox.poll_interval), stop)
+            if self._validity is None:
+                info = self._select()
+                if self._seen != (info[b"UIDVALIDITY"], info.get(b"UIDNEXT")):
+                    return True  # arrived since the last poll looked, or no poll yet on this source
+            elif _has_exists(client):
+                return True  # announced while we were fetching
+            return self._idle(client, timeout_s, stop)
+
+    # --- internals ----------------------------------------------------------
+
+    def _plan(self, store) -> tuple[int, list[Meta], list[int], int]:
+        """(UIDVALIDITY, the messages to read, every UID listed, the highest UID now accounted for)."""
+        client = self._require()
+        info = self._select()
+        validity, uidnext = info[b"UIDVALIDITY"], info.get(b"UIDNEXT")
+        self._seen = (validity, uidnext)
+        checkpoint = _checkpoint(store.get_state(self.state_key))
+        if checkpoint is not None and checkpoint[0] == validity:
+            last = checkpoint[1]
+            if uidnext is not None and uidnext <= last + 1:
+                return validity, [], [], last
+            metas = fetch_meta(client, f"{last + 1}:*", above=last)
+            uids = [m.uid for m in metas]
+            return validity, metas, uids, max([last, *uids])
+        if checkpoint is not None:
+            log.warning("imap: %s UIDVALIDITY changed (%d → %d): re-reading it, skipping what was recorded",
+                        self.folder, checkpoint[0], validity)
+        upto = uidnext - 1 if uidnext else 0
+        if not info.get(b"EXISTS"):
+            return validity, [], [], upto
+        since = self.mailbox.since
+        start = 1
+        if since is not None:
+            found = client.search(["SINCE", since])
+            if not found:
+                return validity, [], [], upto
+            start = min(found)
+        listed = fetch_meta(client, f"{start}:*", with_message_id=True)
+        uids = [m.uid for m in listed]
+        todo = [m for m in listed
+                if (since is None or m.received_at.date() >= since) and not _recorded(store, m.message_id)]
+        return validity, todo, uids, max([upto, *uids])
+
+    def _select(self) -> dict:
+        client = self._require()
+        with self._errors(self.folder):
+            # EXAMINE (read-only) unless processed mail is to be moved; bodies are read with PEEK anyway.
+            info = client.select_folder(self.folder, readonly=not self.mailbox.move_to)
+            client._imap.response("EXISTS")  # forget the count: later EXISTS mean new mail
+        self._validity = info[b"UIDVALIDITY"]
+        return info
+
+    def _idle(self, client: IMAPClient, timeout_s: float, stop: threading.Event | None) -> bool:
+        deadline = time.monotonic() + timeout_s
+        client.idle()
+        started = time.monotonic()
+        arrived = False
+        while not arrived:
+            now = time.monotonic()
+            if now >= deadline or (stop is not None and stop.is_set()):
+                break
+            if now - started >= self.idle_renew_s:
+                client.idle_done()
+                client.idle()
+                started = now
+            step = min(deadline - now, self.idle_renew_s - (now - started), 1.0 if stop is not None else 60.0)
+            arrived = _new_mail(client.idle_check(timeout=max(step, 0.01)))
+        _, responses = client.idle_done()
+        return arrived or _new_mail(responses)
+
+    def _disconnect(self, polite: bool) -> None:
+        client, self._client, self._validity = self._client, None, None
+        self._target_ready = False
+        imap_connect.close(client, polite)
+
+    def _require(self) -> IMAPClient:
+        if self._client is None:
+            self.open()
+        return self._client
+
+    @contextlib.contextmanager
+    def _errors(self, folder: str | None = None):
+        """Wrap failures as MailboxError and drop the connection: after an error its state is unknown."""
+        try:
+            with imap_connect.mailbox_errors(self.mailbox, folder):
+                yield
+        except MailboxError:
+            self._disconnect(polite=False)
+            raise
+
+
+def _sleep(seconds: float, stop: threading.Event | None) -> bool:
+    """Sleep; True unless `stop` was set meanwhile."""
+    if stop is not None:
+        return not stop.wait(seconds)
+    time.sleep(seconds)
+    return True
+
+
+def _checkpoint(value: str | None) -> tuple[int, int] | None:
+    try:
+        validity, last = value.split(":")
+        return int(validity), int(last)
+    except (AttributeError, ValueError):
+        if value is not None:
+            log.warning("imap: ignoring unreadable checkpoint %r", value)
+        return None
+
+
+def _recorded(store, message_id: str | None) -> bool:
+    # A message without Message-ID cannot be recognised here; the intake's content check catches it.
+    return message_id is not None and store.message_id_reused(message_id)
+
+
+def _new_mail(responses) -> bool:
+    return any(len(r) >= 2 and r[1] == b"EXISTS" for r in responses)
+
+
+def _has_exists(client: IMAPClient) -> bool:
+    _, data = client._imap.response("EXISTS")
+    return data != [None]
