@@ -1,0 +1,86 @@
+"""`hrbot check`: the config, the roster, the calendar, the mailbox and the sender, changing nothing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Iterator
+
+from bot.errors import HrbotError
+from bot.roster import load_roster
+from bot.settings import Settings
+from bot.store import Store
+from bot.workdays import WorkCalendar
+
+Line = tuple[str, bool]  # what was checked, and whether it is fine
+
+
+def check(settings: Settings) -> Iterator[Line]:
+    """One line per check; config mistakes still raise ConfigError (exit 2)."""
+    yield f"设置文件 {settings.config_dir / 'settings.toml'} 无误", True
+    roster = load_roster(settings.config_dir)
+    undated = [u.name for u in roster.units.values() if u.meeting is None]
+    yield (f"名单：{len(roster.units)} 个单位、{len(roster.people)} 人"
+           + (f"；尚未确定述职大会日期：{'、'.join(undated)}" if undated else "")), True
+    yield from _calendar(settings)
+    yield from _mailbox(settings)
+    yield from _sender(settings)
+
+
+def _calendar(settings: Settings) -> Iterator[Line]:
+    calendar = WorkCalendar.load(settings.config_dir)
+    year = settings.season.year
+    for y in sorted({year, settings.season.final_due.year, datetime.now(settings.season.timezone).year + 1}):
+        if calendar.is_known(y):
+            yield f"{y} 年工作日安排：已知", True
+        else:
+            yield (f"{y} 年工作日安排：未知，涉及该年的日期为暂定；国务院公布放假安排后请添加 "
+                   f"calendar/{y}.toml（见 config/calendar/README.md）"), y > settings.season.final_due.year
+
+
+def _mailbox(settings: Settings) -> Iterator[Line]:
+    from bot.sources import source_for
+
+    box = settings.mailbox
+    try:
+        source = source_for(settings)
+        source.open()
+    except HrbotError as error:
+        yield f"收件箱（{box.kind}）：{error}", False
+        return
+    try:
+        if box.kind == "imap":
+            features = source.capabilities()
+            with Store.open(settings.paths.data) as store:
+                status = source.folder_status(store)
+            names = [name for name, present in
+                     (("ID", features.id), ("IDLE", features.idle), ("MOVE", features.move),
+                      ("UIDPLUS", features.uidplus)) if present]
+            yield (f"收件箱 {box.host}:{box.port} 登录成功；服务器支持 {', '.join(names) or '（无扩展）'}；"
+                   f"文件夹 {status.folder} 共 {status.messages} 封；进度 {status.checkpoint or '尚未收取'}"), True
+        elif box.kind == "maildir":
+            count = sum(1 for sub in ("new", "cur") if (box.path / sub).is_dir()
+                        for _ in (box.path / sub).iterdir())
+            yield f"收件箱（Maildir）{box.path}：共 {count} 封", True
+        else:
+            yield f"收件箱（Exchange）{box.service_endpoint or box.server} 连接成功", True
+    except HrbotError as error:
+        yield f"收件箱（{box.kind}）：{error}", False
+    finally:
+        source.close()
+
+
+def _sender(settings: Settings) -> Iterator[Line]:
+    from bot.senders import sender_for
+
+    if settings.sending.kind == "spool":
+        yield f"发信方式 spool：邮件只写入 {settings.paths.outbox}，不会发出", True
+        return
+    try:
+        sender = sender_for(settings)
+        sender.open()
+        sender.close()
+    except HrbotError as error:
+        yield f"发信服务器（{settings.sending.kind}）：{error}", False
+        return
+    where = f"{settings.sending.host}:{settings.sending.port}" if settings.sending.kind == "smtp" else "Exchange"
+    yield f"发信服务器 {where} 登录成功（未发送任何邮件）", True

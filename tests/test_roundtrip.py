@@ -1,0 +1,81 @@
+"""A submission through real servers: into dovecot, polled, confirmed, sent through aiosmtpd; and `hrbot check`."""
+
+from __future__ import annotations
+
+import email
+from email import policy
+
+import pytest
+
+import imap_server
+from conftest import at
+from smtp_server import SmtpServer
+
+from bot.cli import main
+from bot.demo import build_message
+from bot.poll import poll_once
+from bot.senders import deliver
+from bot.settings import load
+from parsers.forms import fill_personal_report
+
+
+@pytest.fixture
+def dovecot(tmp_path):
+    if not imap_server.available():
+        pytest.skip("dovecot is not installed (Debian: apt-get install dovecot-imapd; .ci/run does it)")
+    with imap_server.run_dovecot(tmp_path) as server:
+        yield server
+
+
+def real_servers_config(config_dir, dovecot, smtp, monkeypatch):
+    monkeypatch.setenv("HRBOT_TEST_IMAP_PASSWORD", dovecot.password)
+    text = (config_dir / "settings.toml").read_text(encoding="utf-8")
+    text = text.replace('kind = "maildir"', (
+        f'kind = "imap"\nhost = "{dovecot.host}"\nport = {dovecot.port}\nsecurity = "none"\n'
+        f'username = "{dovecot.user}"\npassword_env = "HRBOT_TEST_IMAP_PASSWORD"\ntimeout = 10'
+    ), 1).replace('kind = "spool"', f'kind = "smtp"\nhost = "{smtp.host}"\nport = {smtp.port}\nsecurity = "none"', 1)
+    (config_dir / "settings.toml").write_text(text, encoding="utf-8")
+    return load(config_dir)
+
+
+def test_submission_round_trip_through_dovecot_and_smtp(config_dir, dovecot, monkeypatch):
+    with SmtpServer() as smtp:
+        settings = real_servers_config(config_dir, dovecot, smtp, monkeypatch)
+        report = ("王珺个人述职报告.docx", fill_personal_report("合成车间", "王珺", "副职"))
+        raw = build_message("lijianguo@tengfei.example", "李建国", "hr@tengfei.example", "述职报告", "请查收。",
+                            [report], style="outlook", message_id="<round@tengfei.example>")
+        dovecot.append(raw, at("2026-12-04T16:00"))
+
+        assert [e.outcome for e in poll_once(settings).recorded] == ["accepted"]
+        assert deliver(settings).sent
+        assert poll_once(settings).recorded == []  # nothing new, nothing recorded twice
+        assert not deliver(settings).sent  # nothing sent twice
+
+        [received] = smtp.received
+        assert received.rcpt_tos == ("lijianguo@tengfei.example",)
+        reply = email.message_from_bytes(received.content, policy=policy.default)
+        assert reply["In-Reply-To"] == "<round@tengfei.example>"
+        assert reply["Auto-Submitted"] == "auto-replied"
+        assert "王珺" in reply.get_body().get_content()
+        with dovecot.client() as c:
+            c.select_folder("INBOX", readonly=True)
+            flags = c.get_flags(c.search())
+            assert flags and all(b"\\Seen" not in f for f in flags.values())
+
+
+def test_check_reports_both_servers_and_sends_nothing(config_dir, dovecot, monkeypatch, capsys):
+    with SmtpServer() as smtp:
+        real_servers_config(config_dir, dovecot, smtp, monkeypatch)
+        assert main(["--config", str(config_dir), "check"]) == 0
+        out = capsys.readouterr().out
+        assert "登录成功" in out and "IDLE" in out and "INBOX" in out
+        assert smtp.received == []
+
+
+def test_check_names_a_wrong_password_in_one_line(config_dir, dovecot, monkeypatch, capsys):
+    with SmtpServer() as smtp:
+        real_servers_config(config_dir, dovecot, smtp, monkeypatch)
+        monkeypatch.setenv("HRBOT_TEST_IMAP_PASSWORD", "wrong")
+        assert main(["--config", str(config_dir), "check"]) == 1
+        out = capsys.readouterr().out
+        assert "✗ 收件箱（imap）" in out and "密码" in out
