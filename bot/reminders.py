@@ -1,0 +1,347 @@
+"""Which reminders are due on a working day, one digest per recipient, queued once (`hrbot remind`)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from functools import lru_cache
+from pathlib import Path
+
+from bot import deadlines
+from bot.outbox import FileAttachment, compose, write_files
+from bot.records import (
+    ITEM_TITLES,
+    LEADER_REVIEW,
+    MEETING_REQUEST,
+    OVERDUE,
+    PENDING,
+    PERSONAL_REPORT,
+    RESERVE_RECOMMENDATION,
+    TEAM_REPORT,
+    UNION_REVIEW,
+    Person,
+    Roster,
+    StatusRow,
+)
+from bot.roster import load_roster
+from bot.settings import Settings
+from bot.store import Outgoing, Store
+from bot.templates import render
+from bot.workdays import WorkCalendar
+
+log = logging.getLogger(__name__)
+
+KIND = "reminder"
+TEMPLATE = "reminder.txt.j2"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+# Why an item is in today's digest.
+BEFORE, DUE_TODAY, LATE = "before", "due_today", "overdue"
+
+# The service runs `remind` once a day; this remembers the day so that it does not recompute every tick.
+LAST_DAY_KEY = "reminders:last_day"
+# What a queued reminder covers, by outbox id, so that a document arriving before it leaves can withdraw it.
+COVERS_KEY = "reminders:outbox:{}"
+# An outbox state the senders never pick up: a reminder whose every item arrived before it went out.
+WITHDRAWN = "cancelled"
+WITHDRAWN_REASON = "发出前材料已全部收到，提醒已撤回"
+
+# The blank form that answers each item (the union review uses the review form too).
+FORM_FOR = {
+    TEAM_REPORT: TEAM_REPORT,
+    PERSONAL_REPORT: PERSONAL_REPORT,
+    LEADER_REVIEW: LEADER_REVIEW,
+    UNION_REVIEW: LEADER_REVIEW,
+    RESERVE_RECOMMENDATION: RESERVE_RECOMMENDATION,
+}
+
+
+@dataclass(frozen=True)
+class Missing:
+    """One expected item, not received yet, that a digest names."""
+
+    unit: str
+    item: str
+    person: str | None  # whose report, or who is reviewed; None for the unit's own items
+    due: date
+    provisional: bool
+    why: str  # BEFORE | DUE_TODAY | LATE
+    late_workdays: int
+    escalated: bool  # overdue by [reminders] escalate_after_workdays or more
+
+    @property
+    def key(self) -> list:
+        """How the store's reminders table names the item: [unit, item, person]."""
+        return [self.unit, self.item, self.person]
+
+    @property
+    def title(self) -> str:
+        return ITEM_TITLES[self.item]
+
+
+@dataclass
+class Digest:
+    """Today's one mail to one roster address."""
+
+    recipient: Person
+    items: list[Missing] = field(default_factory=list)
+    cc: tuple[str, ...] = ()
+
+    @property
+    def covers(self) -> list[list]:
+        return [m.key for m in self.items]
+
+
+# --- selection ----------------------------------------------------------------
+
+
+def select(
+    settings: Settings,
+    cal: WorkCalendar,
+    roster: Roster,
+    rows: list[StatusRow],
+    sent: list[tuple[date, str, list]],
+    as_of: date,
+) -> list[Digest]:
+    """The digests due on as_of, from the items' states and the reminders already recorded.
+
+    Everything is recomputed from the store each time, so a document that arrived drops out of
+    every later digest, and a day the bot was down is caught up by the windows below.
+    """
+    if not cal.is_workday(as_of):
+        return []
+    r = settings.reminders
+    history: dict[tuple, list[date]] = {}
+    for day, recipient, covers in sent:
+        for unit, item, person in covers:
+            history.setdefault((recipient, unit, item, person), []).append(day)
+    reminded_today = {recipient for day, recipient, _ in sent if day == as_of}
+
+    digests: dict[str, Digest] = {}
+    for row in rows:
+        if row.state not in (PENDING, OVERDUE) or row.due is None:
+            continue
+        if moot(roster, row):
+            continue
+        why = _why(cal, row, as_of, r.days_before, r.on_due_day)
+        if why is None:
+            continue
+        escalated = row.state == OVERDUE and 0 < r.escalate_after_workdays <= row.late_workdays
+        missing = Missing(row.unit, row.item, row.person, row.due, row.provisional, why, row.late_workdays,
+                          escalated)
+        for person in owers(roster, row, r.remind_cadres):
+            if person.email in reminded_today:
+                continue
+            days = history.get((person.email, row.unit, row.item, row.person), [])
+            if not _due_for(cal, why, row.due, days, as_of, r.days_before, r.overdue_every_workdays):
+                continue
+            digest = digests.setdefault(person.email, Digest(person))
+            digest.items.append(missing)
+    for digest in digests.values():
+        leaders = [a for m in digest.items if m.escalated for a in r.leaders.get(m.unit, ())]
+        digest.cc = tuple(a for a in dict.fromkeys(leaders) if a != digest.recipient.email)
+    return list(digests.values())
+
+
+def _why(cal: WorkCalendar, row: StatusRow, as_of: date, days_before: int, on_due_day: bool) -> str | None:
+    if as_of > row.due:
+        return LATE
+    if as_of == row.due:
+        return DUE_TODAY if on_due_day else None
+    if days_before > 0 and cal.shift(row.due, -days_before)[0] <= as_of:
+        return BEFORE
+    return None
+
+
+def _due_for(cal: WorkCalendar, why: str, due: date, days: list[date], as_of: date, days_before: int,
+             every: int) -> bool:
+    """Whether this recipient should hear of this item today, given the days they already did."""
+    if as_of in days:
+        return False
+    if why == BEFORE:
+        # One early reminder in the window; if the bot was down on its first day, the next one catches up.
+        start = cal.shift(due, -days_before)[0]
+        return not any(start <= d < due for d in days)
+    if why == DUE_TODAY:
+        return True
+    last = max((d for d in days if d > due), default=None)
+    return last is None or cal.workdays_after(last, as_of)[0] >= every
+
+
+def moot(roster: Roster, row: StatusRow) -> bool:
+    """A meeting request from a unit whose meeting HR already fixed in units.csv: asking for it would only confuse."""
+    return row.item == MEETING_REQUEST and roster.units[row.unit].meeting is not None
+
+
+def owers(roster: Roster, row: StatusRow, remind_cadres: bool) -> list[Person]:
+    """Who hears of a missing item: the head for the unit's things, the secretary for the head's review,
+    the union chair for the union review, and (if asked for) each cadre for their own report."""
+    head = roster.head_of(row.unit)
+    if row.item == LEADER_REVIEW:
+        # The secretary reviews the head; the head reviews everyone else on the team.
+        owner = roster.secretary_of(row.unit) if head is not None and row.person == head.name else head
+        people = [owner or head]
+    elif row.item == UNION_REVIEW:
+        people = [roster.union_chair_of(row.unit) or head]
+    elif row.item == PERSONAL_REPORT:
+        people = [head]
+        if remind_cadres and (head is None or row.person != head.name):
+            people.append(next((p for p in roster.people_in(row.unit) if p.name == row.person), None))
+    else:
+        people = [head]
+    return [p for p in dict.fromkeys(people) if p is not None]
+
+
+# --- composition ----------------------------------------------------------------
+
+
+def compose_digest(settings: Settings, digest: Digest, as_of: date) -> Outgoing:
+    """The digest as a mail in HR's voice, with the blank forms for what is missing when asked for."""
+    units: dict[str, list[Missing]] = {}
+    for m in digest.items:
+        units.setdefault(m.unit, []).append(m)
+    attachments = forms_for([m.item for m in digest.items]) if settings.reminders.attach_forms else []
+    subject, text = render(
+        settings, TEMPLATE, recipient=digest.recipient, as_of=as_of, units=units, items=digest.items,
+        late=any(m.why == LATE for m in digest.items), escalated=any(m.escalated for m in digest.items),
+        cc=digest.cc, attachments=[a.filename for a in attachments], season=settings.season,
+        BEFORE=BEFORE, DUE_TODAY=DUE_TODAY, LATE=LATE,
+    )
+    return compose(settings, KIND, [digest.recipient.email], subject, text, cc=list(digest.cc),
+                   attachments=attachments)
+
+
+def forms_for(items: list[str]) -> list[FileAttachment]:
+    """The blank forms (附件1–4) that answer these items, each once, in the forms' order."""
+    wanted = {FORM_FOR[i] for i in items if i in FORM_FOR}
+    return [form for item, form in blank_forms().items() if item in wanted]
+
+
+@lru_cache(maxsize=1)
+def _blank_form_bytes() -> tuple[tuple[str, str, bytes], ...]:
+    # parsers.forms is the one place the forms are defined; it writes files, so go through a
+    # temporary folder once per process.
+    from parsers.forms import FORM_FILES, write_forms
+
+    by_name = {name: item for item, name in FORM_FILES.items()}
+    with tempfile.TemporaryDirectory(prefix="hrbot-forms-") as folder:
+        return tuple((by_name[p.name], p.name, p.read_bytes()) for p in write_forms(Path(folder)))
+
+
+def blank_forms() -> dict[str, FileAttachment]:
+    """附件1–4 by the item they answer, in the forms' order."""
+    return {item: FileAttachment(name, data, DOCX) for item, name, data in _blank_form_bytes()}
+
+
+# --- the command ----------------------------------------------------------------
+
+
+def remind(settings: Settings, as_of: date, dry_run: bool = False) -> list[str]:
+    """Queue (and write to the outbox folder) the digests due on as_of; return lines for the terminal.
+
+    With dry_run the digests are printed in full and nothing is queued or recorded.
+    """
+    cal = WorkCalendar.load(settings.config_dir)
+    if not cal.is_workday(as_of):
+        return [f"{as_of} 不是工作日，不发送提醒。"]
+    roster = load_roster(settings.config_dir)
+    lines: list[str] = []
+    with Store.open(settings.paths.data) as store:
+        rows = deadlines.status(settings.season, cal, roster, store.arrivals(), store.requested_meetings(), as_of)
+        sent = store.reminders_sent()
+        already = sorted({recipient for day, recipient, _ in sent if day == as_of})
+        for digest in select(settings, cal, roster, rows, sent, as_of):
+            out = compose_digest(settings, digest, as_of)
+            if dry_run:
+                lines.extend(_preview(digest, out))
+                continue
+            outbox_id = store.queue(out, reminder=(as_of, digest.recipient.email, digest.covers))
+            if outbox_id is None:  # another process got there first
+                already.append(digest.recipient.email)
+                continue
+            store.set_state(COVERS_KEY.format(outbox_id), json.dumps(digest.covers, ensure_ascii=False))
+            log.info("reminder for %s queued to %s: %d item(s)", as_of, digest.recipient.email, len(digest.items))
+            lines.append(f"已写入提醒 → {_who(digest)}：{_items_line(digest.items)}")
+        if not dry_run:
+            write_files(settings, store)
+    if already:
+        lines.append(f"{as_of} 已给 {len(already)} 人发过提醒，今天不再重复：{'、'.join(already)}")
+    if not lines:
+        lines.append(f"{as_of} 没有需要发送的提醒。")
+    elif dry_run:
+        lines.append("（演练：以上邮件均未写入发件箱，也未作记录）")
+    return lines
+
+
+def withdraw_answered(store: Store) -> int:
+    """Withdraw queued reminders whose every item has arrived since; returns how many.
+
+    The caller holds off delivery meanwhile (the service does this under its send lock), so a
+    row cannot be in the middle of going out while it is withdrawn.
+    """
+    withdrawn = 0
+    for row in store.outbox("queued"):
+        if row.kind != KIND:
+            continue
+        covers = store.get_state(COVERS_KEY.format(row.id))
+        if covers is None:
+            continue  # not known what it covers: let it go rather than guess
+        if all(store.arrival_times(unit, item, person) for unit, item, person in json.loads(covers)):
+            store.set_outbox_state(row.id, WITHDRAWN, WITHDRAWN_REASON)
+            log.info("reminder %s to %s withdrawn: everything it asked for has arrived", row.message_id,
+                     ", ".join(row.recipients))
+            withdrawn += 1
+    return withdrawn
+
+
+def reminders_due(settings: Settings, now: datetime) -> list[str] | None:
+    """The service's job: on a working day from [schedule] reminder_time, remind once; None if not due."""
+    local = now.astimezone(settings.season.timezone)
+    if local.time() < settings.schedule.reminder_time:
+        return None
+    day = local.date()
+    with Store.open(settings.paths.data) as store:
+        if store.get_state(LAST_DAY_KEY) == day.isoformat():
+            return None
+    lines = remind(settings, day)
+    with Store.open(settings.paths.data) as store:
+        store.set_state(LAST_DAY_KEY, day.isoformat())
+    return lines
+
+
+def _who(digest: Digest) -> str:
+    cc = f"（抄送 {', '.join(digest.cc)}）" if digest.cc else ""
+    return f"{digest.recipient.name} <{digest.recipient.email}>{cc}"
+
+
+def _items_line(items: list[Missing]) -> str:
+    parts = []
+    for m in items:
+        person = f"（{m.person}）" if m.person else ""
+        state = {BEFORE: f"{m.due} 截止", DUE_TODAY: "今天截止", LATE: f"已逾期 {m.late_workdays} 个工作日"}[m.why]
+        parts.append(f"{m.unit}{m.title}{person}，{state}")
+    return "；".join(parts)
+
+
+def _preview(digest: Digest, out: Outgoing) -> list[str]:
+    from email import message_from_bytes, policy
+
+    msg = message_from_bytes(out.eml, policy=policy.default)
+    names = [part.get_filename() for part in msg.iter_attachments()]
+    body = msg.get_body(("plain",)).get_content()
+    lines = [f"将发送提醒 → {_who(digest)}", f"  主题：{msg['Subject']}"]
+    if names:
+        lines.append(f"  附件：{'、'.join(names)}")
+    lines.extend("  | " + line if line else "  |" for line in body.rstrip().splitlines())
+    lines.append("")
+    return lines
+
+
+def kickoff(settings: Settings, dry_run: bool = False, force: bool = False) -> list[str]:
+    """`hrbot kickoff`: see bot.kickoff (kept there; this name is what the CLI calls)."""
+    from bot.kickoff import kickoff as run_kickoff
+
+    return run_kickoff(settings, dry_run=dry_run, force=force)
