@@ -76,10 +76,7 @@ def kickoff(settings: Settings, dry_run: bool = False, force: bool = False) -> l
                 lines.extend("  | " + line if line else "  |" for line in text.rstrip().splitlines())
                 lines.append("")
                 continue
-            # Queue and remember are two transactions: a crash between them means one repeated
-            # kickoff for one unit, never a missing one.
-            store.queue(out)
-            store.set_state(key, datetime.now(timezone.utc).isoformat())
+            store.queue(out, state={key: datetime.now(timezone.utc).isoformat()})
             log.info("kickoff queued to %s (%s)", head.email, unit)
             lines.append(f"已写入启动通知 → {unit} {head.name} <{head.email}>")
         if not dry_run:

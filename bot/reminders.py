@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 from dataclasses import dataclass, field
@@ -44,7 +43,6 @@ BEFORE, DUE_TODAY, LATE = "before", "due_today", "overdue"
 # The service runs `remind` once a day; this remembers the day so that it does not recompute every tick.
 LAST_DAY_KEY = "reminders:last_day"
 # What a queued reminder covers, by outbox id, so that a document arriving before it leaves can withdraw it.
-COVERS_KEY = "reminders:outbox:{}"
 # An outbox state the senders never pick up: a reminder whose every item arrived before it went out.
 WITHDRAWN = "cancelled"
 WITHDRAWN_REASON = "发出前材料已全部收到，提醒已撤回"
@@ -247,6 +245,8 @@ def remind(settings: Settings, as_of: date, dry_run: bool = False) -> list[str]:
     cal = WorkCalendar.load(settings.config_dir)
     if not cal.is_workday(as_of):
         return [f"{as_of} 不是工作日，不发送提醒。"]
+    if as_of > settings.season.final_due:
+        return [f"本年度考核已于 {settings.season.final_due} 结束，不再发送提醒。"]
     roster = load_roster(settings.config_dir)
     lines: list[str] = []
     with Store.open(settings.paths.data) as store:
@@ -262,7 +262,6 @@ def remind(settings: Settings, as_of: date, dry_run: bool = False) -> list[str]:
             if outbox_id is None:  # another process got there first
                 already.append(digest.recipient.email)
                 continue
-            store.set_state(COVERS_KEY.format(outbox_id), json.dumps(digest.covers, ensure_ascii=False))
             log.info("reminder for %s queued to %s: %d item(s)", as_of, digest.recipient.email, len(digest.items))
             lines.append(f"已写入提醒 → {_who(digest)}：{_items_line(digest.items)}")
         if not dry_run:
@@ -286,11 +285,11 @@ def withdraw_answered(store: Store) -> int:
     for row in store.outbox("queued"):
         if row.kind != KIND:
             continue
-        covers = store.get_state(COVERS_KEY.format(row.id))
+        covers = store.reminder_covers(row.id)
         if covers is None:
             continue  # not known what it covers: let it go rather than guess
-        if all(store.arrival_times(unit, item, person) for unit, item, person in json.loads(covers)):
-            store.set_outbox_state(row.id, WITHDRAWN, WITHDRAWN_REASON)
+        if all(store.arrival_times(unit, item, person) for unit, item, person in covers) and \
+                store.cancel_if_queued(row.id, WITHDRAWN_REASON):
             log.info("reminder %s to %s withdrawn: everything it asked for has arrived", row.message_id,
                      ", ".join(row.recipients))
             withdrawn += 1

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import signal
 import sys
 import threading
-import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,10 +18,10 @@ import schedule
 from filelock import FileLock, Timeout
 
 from bot import summary
-from bot.errors import ConfigError, HrbotError, SendError
+from bot.errors import HrbotError, SendError
 from bot.poll import poll_once
 from bot.reminders import reminders_due, withdraw_answered
-from bot.settings import SETTINGS_FILE, Settings
+from bot.settings import ServiceOptions, Settings
 from bot.sources import Source, source_for
 from bot.store import Store
 from bot.workdays import CALENDAR_DIR, WorkCalendar
@@ -103,61 +101,13 @@ class InstanceLock:
 # --- logging ------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ServiceOptions:
-    """The optional [service] table of settings.toml (read here until settings.py carries it)."""
-
-    log_file: Path | None = None
-    log_max_mb: int = 5
-    log_backups: int = 5
-
-
-def service_options(settings: Settings) -> ServiceOptions:
-    """[service] log_file / log_max_mb / log_backups; a bad value raises ConfigError naming the line."""
-    file = settings.config_dir / SETTINGS_FILE
-    try:
-        text = file.read_bytes().decode("utf-8-sig")
-        table = tomllib.loads(text).get("service", {})
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return ServiceOptions()  # settings.load already read this file; it reports such problems
-    if not isinstance(table, dict):
-        raise ConfigError(file, "[service] 应是一节设置")
-
-    def fail(key: str, problem: str):
-        line = _line_of(text, "service", key)
-        raise ConfigError(file, f"[service] {key}: {problem}", line)
-
-    log_file = table.get("log_file")
-    if log_file is not None and (not isinstance(log_file, str) or not log_file.strip()):
-        fail("log_file", "应是用引号括起的文件路径，例如 \"logs/hrbot.log\"")
-    numbers = {}
-    for key, default in (("log_max_mb", 5), ("log_backups", 5)):
-        value = table.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            fail(key, f"应是正整数，而不是“{value}”")
-        numbers[key] = value
-    path = (settings.config_dir / log_file).resolve() if log_file else None
-    return ServiceOptions(log_file=path, **numbers)
-
-
-def _line_of(text: str, section: str, key: str) -> int | None:
-    current = ""
-    for number, line in enumerate(text.splitlines(), 1):
-        stripped = line.strip()
-        if stripped.startswith("["):
-            current = stripped.strip("[] ")
-        elif current == section and re.match(rf"{re.escape(key)}\s*=", stripped):
-            return number
-    return None
-
-
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 @contextmanager
 def service_logging(settings: Settings) -> Iterator[ServiceOptions]:
     """A service logs each event (INFO) by default, DEBUG with --verbose, and to a rotating file if asked."""
-    options = service_options(settings)
+    options = settings.service
     root, ours = logging.getLogger(), logging.getLogger("bot")
     previous_level = ours.level
     # The CLI sets WARNING for one-shot commands and INFO for --verbose; a service's log is its record.

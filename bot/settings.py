@@ -112,6 +112,15 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class ServiceOptions:
+    """[service]: where `hrbot run` also logs, with rotation (stderr always)."""
+
+    log_file: Path | None = None
+    log_max_mb: int = 5
+    log_backups: int = 5
+
+
+@dataclass(frozen=True)
 class Settings:
     config_dir: Path
     season: Season
@@ -123,6 +132,7 @@ class Settings:
     schedule: Schedule = Schedule()
     mail: MailStyle = MailStyle()
     limits: Limits = Limits()
+    service: ServiceOptions = ServiceOptions()
     require_authentication: bool = True  # reject roster mail whose SPF/DMARC failed
 
     def secret(self, env_name: str) -> str:
@@ -235,6 +245,7 @@ class _Reader:
                 )
             ),
             limits=self.limits(self.table(doc, "limits", required=False)),
+            service=self.service(self.table(doc, "service", required=False)),
             require_authentication=self.get(
                 self.table(doc, "security", required=False), "security", "require_authentication", bool, True
             ),
@@ -357,6 +368,17 @@ class _Reader:
                 self.fail("schedule", key, f"时间“{value}”无效，应写成 08:00 这样的格式")
 
         return Schedule(tracker_time=clock("tracker_time", "08:00"), reminder_time=clock("reminder_time", "09:00"))
+
+    def service(self, t: dict) -> ServiceOptions:
+        s = "service"
+        numbers = {}
+        for key in ("log_max_mb", "log_backups"):
+            numbers[key] = self.get(t, s, key, int, 5)
+            if numbers[key] < 1:
+                self.fail(s, key, f"应是正整数，而不是“{numbers[key]}”")
+        log_file = self.get(t, s, "log_file", str, "")
+        return ServiceOptions(log_file=(self.config_dir / log_file).resolve() if log_file.strip() else None,
+                              **numbers)
 
     def limits(self, t: dict) -> Limits:
         defaults = Limits()

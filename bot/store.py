@@ -68,7 +68,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     created_at TEXT NOT NULL,
     eml BLOB NOT NULL,
     file TEXT,                            -- name under paths.outbox once written
-    state TEXT NOT NULL DEFAULT 'queued', -- queued | sending | sent | failed | spooled
+    state TEXT NOT NULL DEFAULT 'queued', -- queued | sending | sent | failed | uncertain | spooled | cancelled
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt TEXT,
     last_error TEXT NOT NULL DEFAULT '',
@@ -292,8 +292,11 @@ class Store:
 
     # --- outbox -----------------------------------------------------------
 
-    def queue(self, out: Outgoing, reminder: tuple[date, str, list] | None = None) -> int | None:
-        """Queue a mail that answers no message; with `reminder`, also record what it covers.
+    def queue(self, out: Outgoing, reminder: tuple[date, str, list] | None = None,
+              state: dict[str, str] | None = None) -> int | None:
+        """Queue a mail that answers no message, in one transaction with what it stands for:
+        with `reminder`, the day, recipient and items it covers; with `state`, facts to remember
+        (e.g. that the kickoff went out), so a crash can neither lose nor repeat the mail.
 
         Returns the outbox id, or None if a reminder for that day and recipient exists already.
         """
@@ -306,6 +309,8 @@ class Store:
                 if exists:
                     return None
             outbox_id = self._queue(out, answers=None)
+            for key, value in (state or {}).items():
+                self._put_state(key, value)
             if reminder is not None:
                 self.db.execute(
                     "INSERT INTO reminders (day, recipient, covers, outbox) VALUES (?, ?, ?, ?)",
@@ -360,6 +365,20 @@ class Store:
             (since.astimezone(timezone.utc).isoformat(),),
         )
         return sum(1 for (recipients,) in rows if recipient in json.loads(recipients))
+
+    def reminder_covers(self, outbox_id: int) -> list | None:
+        """The [unit, item, person] triples a queued reminder asks for, or None if it is no reminder."""
+        row = self.db.execute("SELECT covers FROM reminders WHERE outbox = ?", (outbox_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def cancel_if_queued(self, outbox_id: int, reason: str) -> bool:
+        """Withdraw a mail that has not started going out; False if a sender already took it."""
+        with self._transaction():
+            cursor = self.db.execute(
+                "UPDATE outbox SET state = 'cancelled', last_error = ? WHERE id = ? AND state = 'queued'",
+                (reason, outbox_id),
+            )
+        return cursor.rowcount == 1
 
     def reminders_sent(self) -> list[tuple[date, str, list]]:
         rows = self.db.execute("SELECT day, recipient, covers FROM reminders ORDER BY day, id")

@@ -218,10 +218,8 @@ def send_summary(settings: Settings, as_of: date, now: datetime, calendar_note: 
         since = datetime.fromisoformat(last_at) if last_at else _start_of_yesterday(settings, as_of)
         summary = build(settings, cal, roster, store, as_of, since, calendar_note)
         summary.tracker_name = tracker.name
-        store.queue(compose_summary(settings, summary, tracker))
-        # Two transactions: a crash between them repeats one summary to HR, never loses one.
-        store.set_state(LAST_DAY_KEY, as_of.isoformat())
-        store.set_state(LAST_AT_KEY, now.isoformat())
+        store.queue(compose_summary(settings, summary, tracker),
+                    state={LAST_DAY_KEY: as_of.isoformat(), LAST_AT_KEY: now.isoformat()})
         write_files(settings, store)
     if summary.unconfirmed_years:
         log.warning("the working-day calendar of %s is not confirmed: add %s/<year>.toml",

@@ -19,11 +19,12 @@ from test_reminders import CHEN, GAO, HR, LEADER, LI, LIANG, ZHANG, HC, season
 
 from bot.demo import build_message
 from bot.errors import ConfigError
-from bot.service import AlreadyRunning, InstanceLock, Service, service_options
+from bot.service import AlreadyRunning, InstanceLock, Service
 from bot.summary import unconfirmed_years
 from bot.workdays import WorkCalendar
 from bot.sources.maildir import MaildirSource
 from bot.store import Store
+from bot.settings import load
 from parsers import forms
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -188,13 +189,13 @@ def test_lock_refuses_a_second_instance_and_names_the_holder(config_dir):
 
 def test_service_log_file_setting_is_read_and_checked(config_dir):
     settings = season(config_dir)
-    assert service_options(settings).log_file is None
+    assert settings.service.log_file is None
     text = (config_dir / "settings.toml").read_text(encoding="utf-8")
     (config_dir / "settings.toml").write_text(text + '\n[service]\nlog_file = "logs/hrbot.log"\n', encoding="utf-8")
-    assert service_options(settings).log_file == (config_dir / "logs" / "hrbot.log").resolve()
+    assert load(config_dir).service.log_file == (config_dir / "logs" / "hrbot.log").resolve()
     (config_dir / "settings.toml").write_text(text + "\n[service]\nlog_backups = 0\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="log_backups"):
-        service_options(settings)
+        load(config_dir)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM cannot be caught on Windows")

@@ -45,5 +45,5 @@ def source_for(settings: Settings) -> Source:
     if kind == "ews":
         from bot.sources.ews import EwsSource
 
-        return EwsSource(settings.mailbox, settings.secret(settings.mailbox.password_env))
+        return EwsSource(settings.mailbox, settings.secret(settings.mailbox.password_env), address=settings.hr.address)
     raise ConfigError("settings.toml", f"[mailbox] kind “{kind}” 不受支持")
