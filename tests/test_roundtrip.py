@@ -79,3 +79,31 @@ def test_check_names_a_wrong_password_in_one_line(config_dir, dovecot, monkeypat
         assert main(["--config", str(config_dir), "check"]) == 1
         out = capsys.readouterr().out
         assert "✗ 收件箱（imap）" in out and "密码" in out
+
+
+def test_sent_copy_is_saved_and_proves_an_interrupted_send(config_dir, dovecot, monkeypatch):
+    from bot.store import Store
+
+    with SmtpServer() as smtp:
+        real_servers_config(config_dir, dovecot, smtp, monkeypatch)
+        text = (config_dir / "settings.toml").read_text(encoding="utf-8")
+        text = text.replace(f'port = {smtp.port}\n', f'port = {smtp.port}\nsave_to_sent = true\n', 1)
+        (config_dir / "settings.toml").write_text(text, encoding="utf-8")
+        settings = load(config_dir)
+        raw = build_message("lijianguo@tengfei.example", "李建国", "hr@tengfei.example", "述职报告", "请查收。",
+                            [("王珺述职报告.docx", fill_personal_report("合成车间", "王珺", "副职"))],
+                            message_id="<sent@tengfei.example>")
+        dovecot.append(raw, at("2026-12-04T16:00"))
+        poll_once(settings)
+        assert len(deliver(settings).sent) == 1
+        with dovecot.client() as c:
+            c.select_folder("Sent", readonly=True)
+            assert len(c.search(["HEADER", "In-Reply-To", "<sent@tengfei.example>"])) == 1
+        # A crash after the server took the mail but before it was marked sent: the Sent copy proves it.
+        with Store.open(settings.paths.data) as store:
+            [row] = store.outbox()
+            store.set_outbox_state(row.id, "sending")
+        deliver(settings)
+        with Store.open(settings.paths.data) as store:
+            assert [r.state for r in store.outbox()] == ["sent"]
+        assert len(smtp.received) == 1

@@ -136,8 +136,25 @@ def retry_uncertain(store: Store) -> int:
     return len(rows)
 
 
+def hooks_for(settings: Settings) -> Hooks:
+    """With save_to_sent, the Sent folder keeps a copy and tells after a crash whether a mail went out."""
+    if not settings.sending.save_to_sent:
+        return Hooks()
+    if settings.sending.kind == "ews":
+        from bot.senders.ews import EwsSender
+
+        # Exchange saves the copy itself (SendAndSaveCopy): only the look-up is needed.
+        return Hooks(found_in_sent=EwsSender(settings).found_in_sent)
+    if settings.mailbox.kind == "imap":
+        from bot.senders.sent_folder import ImapSentFolder
+
+        sent = ImapSentFolder(settings)
+        return Hooks(found_in_sent=sent.found_in_sent, after_sent=sent.after_sent)
+    return Hooks()
+
+
 def deliver(settings: Settings, store: Store | None = None, now: datetime | None = None,
-            hooks: Hooks = Hooks()) -> DeliveryReport:
+            hooks: Hooks | None = None) -> DeliveryReport:
     """Write the outbox files, then send every queued mail that is due, each exactly once.
 
     `store` defaults to the one under paths.data; `now` (aware; default: the clock) decides which
@@ -149,6 +166,7 @@ def deliver(settings: Settings, store: Store | None = None, now: datetime | None
         with Store.open(settings.paths.data) as opened:
             return deliver(settings, opened, now, hooks)
     now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    hooks = hooks if hooks is not None else hooks_for(settings)
     report = DeliveryReport()
     settings.paths.data.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
