@@ -14,6 +14,7 @@ from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
+from bot.crashpoints import crash_point, sweep_stale_temp_files, temp_name
 from bot.settings import Settings
 from bot.store import Outgoing, Store
 
@@ -101,8 +102,14 @@ def to_script(settings: Settings, text: str) -> str:
 
 
 def write_files(settings: Settings, store: Store) -> list[Path]:
-    """Write every queued mail that has no file yet into the outbox folder (atomically)."""
+    """Write every queued mail that has no file yet into the outbox folder (atomically).
+
+    The file name follows from the row alone, so a run killed between the rename and the store
+    update writes the same file again rather than a second copy.
+    """
     folder = settings.paths.outbox
+    if folder.is_dir():
+        sweep_stale_temp_files(folder, ".*.tmp")
     written = []
     for row in store.outbox_without_file():
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -110,12 +117,14 @@ def write_files(settings: Settings, store: Store) -> list[Path]:
         digest = hashlib.sha256(row.message_id.encode()).hexdigest()[:10]
         name = f"{stamp}-{row.kind}-{row.id:05d}-{digest}.eml"
         path = folder / name
-        tmp = folder / f".{name}.tmp"
+        tmp = folder / temp_name(name)
         with open(os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600), "wb") as f:
             f.write(row.eml)
             f.flush()
             os.fsync(f.fileno())
+        crash_point("write_files")
         os.replace(tmp, path)
+        crash_point("write_files_renamed")
         store.set_outbox_file(row.id, name)
         written.append(path)
     return written

@@ -10,6 +10,7 @@ from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .crashpoints import crash_point, sweep_stale_temp_files
 from .errors import HrbotError
 from .records import (
     ACCEPTED,
@@ -363,14 +364,19 @@ def _text_width(text: str) -> int:
 
 
 def _save_atomically(wb: Any, target: Path) -> None:
-    """Save to a hidden temp file beside the target, then rename: readers never see half a workbook."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".tmp", dir=target.parent)
+    """Save to a hidden temp file beside the target, then rename: readers never see half a workbook.
+
+    The temp name carries our pid, so the next write can remove what a killed writer left.
+    """
+    sweep_stale_temp_files(target.parent, f".{FILE_PREFIX}-*.tmp")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.{os.getpid()}.", suffix=".tmp", dir=target.parent)
     tmp = Path(tmp_name)  # mkstemp makes it 0600, and saving into it keeps that mode
     try:
         with os.fdopen(fd, "wb") as handle:
             wb.save(handle)
             handle.flush()
             os.fsync(handle.fileno())
+        crash_point("tracker_write")
         os.replace(tmp, target)
     except OSError as e:
         tmp.unlink(missing_ok=True)

@@ -80,10 +80,37 @@ def sender(job: Job, ctx: Context) -> None:
 
 
 def authenticated(job: Job, ctx: Context) -> None:
-    """A roster address whose mail failed SPF or DMARC at HR's server is not taken as that person."""
-    if not ctx.settings.require_authentication:
+    """A roster address whose mail failed SPF or DMARC at HR's server is not taken as that person.
+
+    A failure counts only when it is about the sender's own domain (RFC 8601: header.from for
+    DMARC, smtp.mailfrom for SPF); an SPF failure of a forwarder's envelope domain is not a spoof
+    of the roster address. A result that names no domain is taken as being about this message.
+    """
+    if not ctx.settings.require_authentication or not job.mail.from_addr:
         return
+    domain = job.mail.from_addr.rpartition("@")[2]
     for value in job.mail.headers.get_all("Authentication-Results") or []:
-        verdicts = dict(re.findall(r"\b(spf|dmarc)\s*=\s*(\w+)", str(value).lower()))
-        if verdicts.get("dmarc") == "fail" or verdicts.get("spf") == "fail":
-            raise Stop(REJECTED, "发件人身份未通过验证（SPF/DMARC 失败），可能是冒用地址")
+        for method, about in failed_checks(str(value)):
+            if about is None or about == domain:
+                raise Stop(REJECTED, f"发件人身份未通过验证（{method}=fail），可能是冒用 {job.mail.from_addr} "
+                                     "的地址；如确为本人发送，请核实后联系人力资源科")
+
+
+_COMMENT = re.compile(r"\([^()]*\)")
+_RESULT = re.compile(r"\b(spf|dmarc)\s*=\s*([a-z]+)")
+_PROPERTY = re.compile(r"\b(smtp\.mailfrom|header\.from)\s*=\s*\"?([^\s;\"]+)")
+
+
+def failed_checks(value: str) -> list[tuple[str, str | None]]:
+    """(method, lower-cased domain it is about or None) for each spf/dmarc result "fail" in one header."""
+    value = " ".join(_COMMENT.sub(" ", value).lower().split())
+    failed = []
+    for clause in value.split(";"):  # the first clause is the authserv-id; each other one result
+        result = _RESULT.search(clause)
+        if result is None or result.group(2) != "fail":
+            continue
+        about = None
+        for _, text in _PROPERTY.findall(clause):
+            about = text.rpartition("@")[2].strip(".<>")
+        failed.append((result.group(1), about or None))
+    return failed

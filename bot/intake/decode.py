@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import binascii
 import email
-import email.utils
 import hashlib
 import logging
 import re
 from collections.abc import Iterator
-from email.generator import BytesGenerator
 from email.message import Message
 from email.policy import Compat32
 from html.parser import HTMLParser
-from io import BytesIO
 
-from bot.intake.names import ENCODED_WORD, clean_name, decode_bytes, decode_words, file_name, unfold
+from bot.intake.names import (
+    clean_name,
+    decode_bytes,
+    decode_words,
+    file_name,
+    lenient_base64,
+    params,
+    sender,
+    to_bytes,
+    unfold,
+)
 from bot.records import Mail, Part
 
 log = logging.getLogger(__name__)
@@ -25,7 +33,8 @@ class _RawHeaders(Compat32):
 
     Stock compat32 turns a header with 8-bit bytes into a Header object whose str() replaces
     those bytes with U+FFFD; the raw string keeps them (as surrogate escapes) for names.py.
-    policy.default is stricter still and drops some names Outlook and Foxmail write.
+    policy.default is no better for names: it drops an unquoted encoded word and puts U+FFFD
+    where a gb2312 label carries GBK or a character is split across two encoded words.
     """
 
     def header_fetch_parse(self, name: str, value: str) -> str:
@@ -38,23 +47,28 @@ _MAX_DEPTH = 40  # deeper nesting is an attack or a loop, not a mail
 
 def decode(raw: bytes) -> Mail:
     """Decode one delivered message; on any failure, a degraded Mail rather than an exception."""
-    raw = bytes(raw)
+    raw = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else bytes(raw)
     try:
         return _decode(raw)
     except Exception:  # noqa: BLE001 - the contract: decode never raises
-        log.warning("decode fell back to a raw reading of a %d-byte message", len(raw), exc_info=True)
+        log.warning("decode fell back to a raw reading of %d bytes", len(raw), exc_info=True)
+    try:
         return _fallback(raw)
+    except Exception:  # noqa: BLE001 - not expected; an empty record still keeps the mailbox going
+        log.error("decode could not read a %d-byte message at all", len(raw), exc_info=True)
+        empty = Message(policy=POLICY)
+        return Mail(None, None, "", "", "", [], empty, content_hash(None, "", "", []))
 
 
 def _decode(raw: bytes) -> Mail:
     msg = email.message_from_bytes(repair_header_block(raw), policy=POLICY)
-    leaves = list(_leaves(msg, 0))
-    hint = _declared_charset([msg, *leaves])
+    leaves = list(_leaves(msg, 0, False))
+    hint = _declared_charset([msg, *(leaf for leaf, _ in leaves)])
     from_addr, from_name = sender(_header(msg, "From"), hint)
     subject = decode_words(_header(msg, "Subject") or "", hint).strip()
     plain, html, parts = [], [], []
-    for leaf in leaves:
-        part = _as_part(leaf, leaf is msg, hint)
+    for leaf, in_report in leaves:
+        part = _guarded_part(leaf, leaf is msg, in_report, hint)
         if part is not None:
             parts.append(part)
         elif leaf.get_content_subtype() == "html":
@@ -64,6 +78,7 @@ def _decode(raw: bytes) -> Mail:
     text = "\n".join(t for t in plain if t.strip())
     if not text.strip() and html:
         text = "\n".join(html_to_text(h) for h in html)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")  # one text whatever the transport
     return Mail(
         message_id=_token(msg, "Message-ID"),
         from_addr=from_addr,
@@ -80,14 +95,15 @@ def _decode(raw: bytes) -> Mail:
 
 _FIELD = re.compile(rb"(?:From |[\x21-\x39\x3b-\x7e]+[ \t]*:)")
 _BLANK_LINE = re.compile(rb"\r?\n\r?\n")
+_KNOWN_FIELD = re.compile(rb"(?im)^(?:from|received|return-path|date|subject|message-id|to):")
 
 
 def repair_header_block(raw: bytes) -> bytes:
     """Undo the header damage the stdlib would stop at, so headers are not read as body.
 
-    Seen in real mail: a UTF-8 BOM before the first header, a junk line before it ("----
-    Original email message ----" from Kerio), and continuation lines that lost their
-    indentation (qmail Received lines, base64 X-Brightmail-Tracker).
+    Seen in real mail: a UTF-8 BOM before the first header (joruri-mail's utf-8-8bit.eml), a
+    junk line before it ("---- Original email message ----", Zammad mail068), continuation
+    lines that lost their indentation (qmail Received lines, a base64 X-Brightmail-Tracker).
     """
     raw = raw.removeprefix(b"\xef\xbb\xbf")
     blank = _BLANK_LINE.search(raw)
@@ -95,6 +111,8 @@ def repair_header_block(raw: bytes) -> bytes:
     lines = raw[:end].split(b"\n")
     if all(_FIELD.match(line) or line[:1] in (b" ", b"\t") for line in lines):
         return raw
+    if not _KNOWN_FIELD.search(raw, 0, end):
+        return raw  # not a damaged header block: a message without headers
     fixed: list[bytes] = []
     for line in lines:
         if _FIELD.match(line):
@@ -106,14 +124,30 @@ def repair_header_block(raw: bytes) -> bytes:
 
 
 def _fallback(raw: bytes) -> Mail:
-    """What can still be said of bytes the parser choked on: the header block and the text."""
+    """What can still be read of bytes the parser choked on: the header block, the rest as text.
+
+    Reached on parser recursion (thousands of nested multiparts); the sender still counts.
+    """
     head, _, body = raw.replace(b"\r\n", b"\n").partition(b"\n\n")
+    msg, from_addr, from_name, subject, message_id = Message(policy=POLICY), None, "", "", None
     try:
         msg = email.message_from_bytes(head + b"\n\n", policy=POLICY)
-    except Exception:  # noqa: BLE001
-        msg = Message(policy=POLICY)
+        from_addr, from_name = sender(_header(msg, "From"))
+        subject = decode_words(_header(msg, "Subject") or "").strip()
+        message_id = _token(msg, "Message-ID")
+    except Exception:  # noqa: BLE001 - nothing more to be had from these bytes
+        log.debug("header block unreadable too", exc_info=True)
     text = decode_bytes(body)
-    return Mail(None, None, "", "", text, [], msg, content_hash(None, "", text, []))
+    return Mail(
+        message_id=message_id,
+        from_addr=from_addr,
+        from_name=from_name,
+        subject=subject,
+        text=text,
+        parts=[],
+        headers=msg,
+        content_hash=content_hash(from_addr, subject, text, []),
+    )
 
 
 def _header(msg: Message, name: str) -> str | None:
@@ -123,11 +157,12 @@ def _header(msg: Message, name: str) -> str | None:
 
 def _declared_charset(parts: list[Message]) -> str | None:
     """The first charset the message declares: its clients write unencoded headers in it."""
-    for part in parts:
-        charset = part.get_param("charset")
-        if isinstance(charset, str) and charset.strip():
-            return charset
-    return None
+    return next(filter(None, map(_charset, parts)), None)
+
+
+def _charset(part: Message) -> str | None:
+    # names.params, not Message.get_param: the stdlib's parameter split is quadratic.
+    return params(_header(part, "Content-Type") or "").get("charset", "").strip() or None
 
 
 def _token(msg: Message, name: str) -> str | None:
@@ -135,58 +170,39 @@ def _token(msg: Message, name: str) -> str | None:
     value = _header(msg, name)
     if value is None:
         return None
-    value = decode_bytes(unfold(value).encode("ascii", "surrogateescape")).strip()
+    value = decode_bytes(to_bytes(unfold(value))).strip()
     return value or None
-
-
-# --- sender ----------------------------------------------------------------
-
-_ANGLE = re.compile(r"<\s*([^<>\s@]+@[^<>\s@]+?)\s*>")
-_QUOTED = re.compile(r'"(?:\\.|[^"\\])*"')
-
-
-def sender(value: str | None, hint: str | None = None) -> tuple[str | None, str]:
-    """(lower-cased address, decoded display name) of a From header.
-
-    The address is the one inside angle brackets: a display name that looks like an address
-    ("li@x.example" <evil@y.example>, or the same unquoted) must never identify anyone.
-    getaddresses runs with each encoded word stashed as an opaque atom, so a name decoding to
-    commas or quotes cannot split the header, and neither can a raw comma some clients leave
-    inside an encoded word (=?iso-8859-1?Q?B=FCrling,=20Andreas?=).  A header that is one
-    encoded word around name and address is read once more, decoded.
-    """
-    if not value:
-        return None, ""
-    for text in (unfold(value), decode_words(value, hint)):
-        words: list[str] = []
-        masked = ENCODED_WORD.sub(lambda m: f"\x01{words.append(m.group(0)) or len(words) - 1}\x01", text)
-        pairs = email.utils.getaddresses([masked])
-        angle = _ANGLE.search(_QUOTED.sub('""', masked))
-        address = angle.group(1) if angle else next((a for _, a in pairs if "@" in a), None)
-        if address:
-            name = next((n for n, a in pairs if a == address and n), "")
-            if not name and angle:
-                name = masked[: angle.start()].strip().strip('"')
-            name = re.sub("\x01(\\d+)\x01", lambda m: words[int(m.group(1))], name)
-            return address.lower(), decode_words(name, hint).strip()
-    return None, decode_words(value, hint).strip()
 
 
 # --- structure -------------------------------------------------------------
 
 
-def _leaves(msg: Message, depth: int) -> Iterator[Message]:
-    """The leaf parts in order; a message/* part is a leaf (containers are unpacked later)."""
+def _leaves(msg: Message, depth: int, in_report: bool) -> Iterator[tuple[Message, bool]]:
+    """(leaf, inside a multipart/report) in order; message/* parts are leaves, unpacked later."""
     if depth < _MAX_DEPTH and msg.get_content_maintype() == "multipart" and msg.is_multipart():
+        report = in_report or msg.get_content_subtype() == "report"
         for sub in msg.get_payload():
             if isinstance(sub, Message):
-                yield from _leaves(sub, depth + 1)
+                yield from _leaves(sub, depth + 1, report)
     else:
-        yield msg
+        yield msg, in_report
 
 
-def _as_part(leaf: Message, top: bool, hint: str | None) -> Part | None:
-    """The Part for a leaf, or None when the leaf is body text."""
+def _guarded_part(leaf: Message, top: bool, in_report: bool, hint: str | None) -> Part | None:
+    """_as_part, but one part the generator or a codec chokes on does not cost the others."""
+    try:
+        return _as_part(leaf, top, in_report, hint)
+    except Exception:  # noqa: BLE001
+        log.warning("part of type %s could not be decoded", leaf.get_content_type(), exc_info=True)
+        return Part(filename=None, content_type=leaf.get_content_type(), data=b"")
+
+
+def _as_part(leaf: Message, top: bool, in_report: bool, hint: str | None) -> Part | None:
+    """The Part for a leaf, or None when the leaf is body text.
+
+    A bounce's returned message keeps no name unless it has one: it is listed as the
+    structure shows it, not as a forwarded document.
+    """
     disposition = _header(leaf, "Content-Disposition") or ""
     name = file_name(disposition, _header(leaf, "Content-Type"), hint)
     ctype = leaf.get_content_type()
@@ -198,7 +214,7 @@ def _as_part(leaf: Message, top: bool, hint: str | None) -> Part | None:
         return None
     if ctype == "message/rfc822":
         data = _message_bytes(leaf)
-        if name is None:
+        if name is None and not in_report:
             name = _forward_name(leaf, hint)
     else:
         data = _payload(leaf)
@@ -209,52 +225,84 @@ def _forward_name(leaf: Message, hint: str | None) -> str:
     """A forwarded message without a file name is named by its subject plus .eml (contract).
 
     The inner message's own charset decodes its raw 8-bit subject (a GBK spam forwarded by
-    a Latin-1 SpamAssassin report); a bounce's returned message without a subject falls back
-    to the part's description (Postfix: "Undelivered Message").
+    a Latin-1 SpamAssassin report); without a subject, the part's description names it.
     """
     inner = leaf.get_payload(0) if leaf.is_multipart() else None
     subject = ""
     if isinstance(inner, Message):
-        own = _declared_charset([inner, *_leaves(inner, _MAX_DEPTH - 2)])
+        own = _declared_charset([inner, *(sub for sub, _ in _leaves(inner, _MAX_DEPTH - 2, False))])
         subject = decode_words(_header(inner, "Subject") or "", own or hint).strip()
     subject = subject or decode_words(_header(leaf, "Content-Description") or "", hint).strip()
     return clean_name(subject + ".eml") or "message.eml"
 
 
 def _payload(leaf: Message) -> bytes:
-    """The decoded payload; lenient base64/QP come from the stdlib, message/* is regenerated."""
+    """The decoded payload: lenient base64 here, QP and uuencode by the stdlib."""
     if leaf.is_multipart():
         return _message_bytes(leaf)
+    cte = _transfer_encoding(leaf)
+    if cte == "base64":
+        return lenient_base64(to_bytes(_stored(leaf)))
     data = leaf.get_payload(decode=True)
     return data if isinstance(data, bytes) else b""
 
 
+def _transfer_encoding(leaf: Message) -> str:
+    return (_header(leaf, "Content-Transfer-Encoding") or "").strip().lower()
+
+
+def _stored(leaf: Message) -> str:
+    """The body text as parsed (ASCII with surrogate escapes), not yet transfer-decoded.
+
+    get_payload() would re-decode 8-bit text through the part's charset label, and a label
+    that is itself 8-bit garbage makes it raise.
+    """
+    payload = leaf._payload  # noqa: SLF001 - see above; the stdlib generator reads it too
+    return payload if isinstance(payload, str) else ""
+
+
 def _message_bytes(leaf: Message) -> bytes:
     """The body of a message/* part as bytes (the parser already split it into messages)."""
-    if not leaf.is_multipart():  # the parser kept it as text, e.g. message/rfc822 in base64
-        data = leaf.get_payload(decode=True)
-        return data if isinstance(data, bytes) else b""
-    out = BytesIO()
-    BytesGenerator(out, mangle_from_=False, policy=POLICY).flatten(leaf)
-    body = out.getvalue().split(b"\n\n", 1)
-    data = body[1] if len(body) == 2 else b""
-    cte = str(leaf.get("Content-Transfer-Encoding", "")).strip().lower()
-    if cte in ("base64", "quoted-printable"):
-        # Against RFC 2046 §5.2.1, but sent: the parser read encoded text as a message.
-        shell = Message(policy=POLICY)
-        shell["Content-Transfer-Encoding"] = cte
-        shell.set_payload(data.decode("ascii", "surrogateescape"))
-        data = shell.get_payload(decode=True) or b""
-    return data
+    if leaf.is_multipart():
+        data = b"".join(flatten(sub) for sub in leaf.get_payload() if isinstance(sub, Message))
+    else:
+        data = to_bytes(_stored(leaf))
+    # Against RFC 2046 §5.2.1, but sent: a message/rfc822 body in base64 or QP.
+    cte = _transfer_encoding(leaf)
+    if cte == "base64":
+        return lenient_base64(data)
+    return binascii.a2b_qp(data) if cte == "quoted-printable" else data
+
+
+def flatten(msg: Message) -> bytes:
+    """A parsed message back to bytes as it came: raw header lines, bodies as stored.
+
+    Not the stdlib generator: it re-folds headers, re-decodes 8-bit text through charset
+    labels and raises on damage (an "embedded header") that a delivered message can carry.
+    """
+    out = [to_bytes(f"{name}: {value}") + b"\n" for name, value in msg.items()]
+    out.append(b"\n")
+    payload = msg.get_payload() if msg.is_multipart() else None
+    if payload is None:
+        out.append(to_bytes(_stored(msg)))
+    elif msg.get_content_maintype() == "multipart":
+        boundary = to_bytes(params(_header(msg, "Content-Type") or "").get("boundary", ""))
+        out.append(to_bytes(msg.preamble or "") + b"\n" if msg.preamble else b"")
+        for sub in payload:
+            out += [b"--", boundary, b"\n", flatten(sub), b"\n"]
+        out += [b"--", boundary, b"--\n", to_bytes(msg.epilogue or "")]
+    else:  # message/rfc822 (one message), message/delivery-status (header blocks)
+        out += [flatten(sub) for sub in payload]
+    return b"".join(out)
 
 
 # --- body text -------------------------------------------------------------
 
 
 def _text_of(leaf: Message) -> str:
+    """A body part as text: its declared charset (an HTML one may be in <meta>), else candidates."""
     data = _payload(leaf) if not leaf.is_multipart() else b""
-    charset = leaf.get_param("charset")
-    declared = charset if isinstance(charset, str) else None
+    declared = _charset(leaf)
     if declared is None and leaf.get_content_subtype() == "html":
         meta = re.search(rb"""<meta[^>]+charset=["']?([A-Za-z0-9_.:-]+)""", data[:4096], re.I)
         declared = meta.group(1).decode("ascii") if meta else None
@@ -262,31 +310,40 @@ def _text_of(leaf: Message) -> str:
 
 
 class _HtmlText(HTMLParser):
-    """Collects the visible text of an HTML body, one line per block element."""
+    """Collects the visible text of an HTML body, one line per block element or <br>."""
 
-    BREAKS = frozenset({"br", "p", "div", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table"})
-    HIDDEN = frozenset({"script", "style", "head", "title"})
+    BLOCKS = frozenset("p div tr table li ul ol blockquote h1 h2 h3 h4 h5 h6".split())
+    HIDDEN = frozenset({"script", "style", "title"})
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.chunks: list[str] = []
         self.hidden = 0
 
+    def _end_line(self) -> None:
+        # One newline per block boundary: Outlook writes every line as its own <p>.
+        if self.chunks and not self.chunks[-1].endswith("\n"):
+            self.chunks.append("\n")
+
     def handle_starttag(self, tag: str, attrs: list) -> None:
         if tag in self.HIDDEN:
             self.hidden += 1
-        elif tag in self.BREAKS:
+        elif tag == "br":
             self.chunks.append("\n")
+        elif tag in self.BLOCKS:
+            self._end_line()
+        elif tag in ("td", "th") and self.chunks and not self.chunks[-1].endswith("\n"):
+            self.chunks.append(" ")
 
     def handle_startendtag(self, tag: str, attrs: list) -> None:
-        if tag in self.BREAKS:
+        if tag == "br":
             self.chunks.append("\n")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in self.HIDDEN:
             self.hidden = max(0, self.hidden - 1)
-        elif tag in self.BREAKS and tag != "br":
-            self.chunks.append("\n")
+        elif tag in self.BLOCKS:
+            self._end_line()
 
     def handle_data(self, data: str) -> None:
         if not self.hidden:
@@ -310,11 +367,21 @@ def html_to_text(html: str) -> str:
 
 
 def content_hash(from_addr: str | None, subject: str, text: str, parts: list[Part]) -> str:
-    """sha256 over sender, subject, body text and each part's bytes, each length-prefixed."""
+    """sha256 over sender, subject, body text and each part's bytes, each length-prefixed.
+
+    Text and message parts travel as lines, so their line ends are hashed as LF: the same
+    message read over IMAP (CRLF) and from a Maildir (LF) is the same content.
+    """
     digest = hashlib.sha256()
-    fields = [(from_addr or "").encode(), subject.encode("utf-8", "surrogatepass"),
-              text.encode("utf-8", "surrogatepass"), *(p.data for p in parts)]
+    texts = (from_addr or "", subject, text)
+    fields = [*(t.encode("utf-8", "surrogatepass") for t in texts), *map(_hashed_bytes, parts)]
     for field in fields:
         digest.update(b"%d:" % len(field))
         digest.update(field)
     return digest.hexdigest()
+
+
+def _hashed_bytes(part: Part) -> bytes:
+    if part.content_type.startswith(("text/", "message/")):
+        return part.data.replace(b"\r\n", b"\n")
+    return part.data

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import parsers
+from bot.intake import limits
 from bot.intake.job import Context, Job, Stop
 from bot.records import ACCEPTED, DUPLICATE, NO_DOCUMENTS, REJECTED, AttachmentLog, Part, Recognition
 
@@ -48,6 +49,9 @@ def documents(job: Job, ctx: Context) -> None:
 
 
 def _recognise(part: Part, job: Job, ctx: Context) -> Recognition:
+    over_limit = limits.part_verdict(part, ctx.settings.limits)
+    if over_limit:  # checked before any parser opens it: a zip bomb must never reach them
+        return Recognition(outcome=REJECTED, reason=over_limit)
     try:
         return parsers.recognise(part, job.mail, job.sender, ctx.roster, ctx.settings.season.year)
     except Exception as error:  # one unreadable attachment must not block the mail
@@ -60,7 +64,9 @@ def save(data_dir: Path, data: bytes) -> str:
     """Keep an accepted file under a name of our own (its sha256), never the sender's."""
     sha = hashlib.sha256(data).hexdigest()
     folder = data_dir / "files" / sha[:2]
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # mkdir(parents=True) would make "files" with the umask's mode: each level is made 0700 itself.
+    folder.parent.mkdir(mode=0o700, exist_ok=True)
+    folder.mkdir(mode=0o700, exist_ok=True)
     path = folder / sha
     if not path.exists():
         tmp = folder / f".{sha}.tmp"

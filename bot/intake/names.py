@@ -1,17 +1,17 @@
-"""Header and file-name decoding the way real (Chinese, Japanese, Outlook, Foxmail…) clients write them."""
+"""Header and file-name decoding as real clients write them (Outlook, Foxmail, Japanese mailers)."""
 
 from __future__ import annotations
 
-import base64
 import binascii
 import codecs
+import email.utils
 import functools
 import re
 import unicodedata
 import urllib.parse
 
-# Text labelled gb2312 is in practice GBK (Outlook, Foxmail, webmail all do it): read every GB
-# label as GB18030, its superset, so characters such as 珺 or 镕 survive.
+# Text labelled gb2312 is in practice GBK (Windows code page 936, which Outlook and Foxmail
+# label gb2312): read every GB label as GB18030, its superset, so 珺 or 镕 survive.
 _GB_LABELS = frozenset(
     "gb2312 gbk x-gbk cp936 ms936 windows-936 x-cp936 gb18030 euc-cn x-euc-cn csgb2312 "
     "gb_2312 gb_2312-80 gb2312-80 iso-gb2312 chinese iso-ir-58 csiso58gb231280".split()
@@ -30,9 +30,13 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("utf-8", "utf8"), ("utf-8-sig",)),
     "unicode-1-1-utf-7": ("utf-7",),
 }
-# After UTF-8 has failed, a Japanese label's senders most likely wrote another Japanese
-# encoding (Outlook labels Shift_JIS bytes iso-2022-jp): try those before the Chinese ones.
-_FAMILY = {"cp932": ("euc_jis_2004",), "euc_jp": ("cp932",), "iso2022_jp": ("cp932", "euc_jis_2004")}
+# After UTF-8 has failed, a Japanese label's sender most likely wrote another Japanese
+# encoding (Zammad's mail093 has Shift_JIS bytes in an ISO-2022-JP word): try those first.
+_FAMILY = {
+    "cp932": ("euc_jis_2004",),
+    "euc_jp": ("cp932",),
+    "iso2022_jp": ("cp932", "euc_jis_2004"),
+}
 # Codecs Python calls text encodings that would run escape or IDNA processing on the bytes.
 _REFUSED = frozenset({"unicode-escape", "raw-unicode-escape", "idna", "punycode", "undefined"})
 # Contract: after the declared charset, the first of these that decodes cleanly.
@@ -46,7 +50,7 @@ _JIS_RUN = re.compile(rb"\x1b\$[@B]([^\x1b]*)")
 # excludes "?" so a huge header full of "=?" starts cannot make the search quadratic.
 ENCODED_WORD = re.compile(r"=\?([^?\s]*)\?([bBqQ])\?([^?]*)\?=")
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # C0, DEL, C1, Unicode line breaks
 
 
 @functools.lru_cache(maxsize=256)
@@ -109,12 +113,14 @@ def _decode(data: bytes, codec: str) -> str:
 
 def _imap_utf7(data: bytes) -> str:
     """UTF-7, also in the IMAP form ("&...-", "," for "/") some webmails put in names."""
-    text = data.decode("utf-7")
-    return re.sub(
-        r"&([A-Za-z0-9+,]+)-",
-        lambda m: ("+" + m.group(1).replace(",", "/") + "-").encode("ascii").decode("utf-7"),
-        text,
-    )
+
+    def shifted(match: re.Match[str]) -> str:
+        try:
+            return ("+" + match.group(1).replace(",", "/") + "-").encode("ascii").decode("utf-7")
+        except ValueError:  # a literal "&" after all ("AT&T-Mobile")
+            return match.group(0)
+
+    return re.sub(r"&([A-Za-z0-9+,]+)-", shifted, data.decode("utf-7"))
 
 
 def _jis_as_cp932(data: bytes) -> str:
@@ -180,12 +186,24 @@ def unfold(text: str) -> str:
     return _FOLD.sub("", text).replace("\r", "").replace("\n", "")
 
 
-def _b64(text: str) -> bytes:
-    """Lenient base64: stray characters dropped, missing padding added, a dangling sextet cut."""
-    text = re.sub(r"[^A-Za-z0-9+/]", "", text)
-    if len(text) % 4 == 1:
-        text = text[:-1]
-    return base64.b64decode(text + "=" * (-len(text) % 4))
+_BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+_NOT_BASE64 = bytes(sorted(set(range(256)) - set(_BASE64_ALPHABET)))
+
+
+def lenient_base64(data: bytes) -> bytes:
+    """Base64 as mail clients decode it: stray bytes skipped, padding repaired, no error ever.
+
+    The stdlib hands back the still-encoded text when the length is off by one (bpo-27397);
+    a truncated attachment should rather keep every byte that can be recovered.  Padding in
+    the middle ends one encoded chunk (some senders concatenate separately encoded pieces).
+    """
+    out = []
+    for chunk in data.translate(None, _NOT_BASE64).split(b"="):
+        if len(chunk) % 4 == 1:
+            chunk = chunk[:-1]
+        if chunk:
+            out.append(binascii.a2b_base64(chunk + b"=" * (-len(chunk) % 4)))
+    return b"".join(out)
 
 
 def _q(text: str) -> bytes:
@@ -213,18 +231,18 @@ def _tokens(value: str) -> list[tuple[str | None, str, str]]:
 def _run_bytes(words: list[tuple[str | None, str, str]]) -> bytes:
     """The bytes of adjacent encoded words in one charset, joined before any decoding.
 
-    Clients (Outlook, Foxmail, Python's own email package) split a multi-byte character
-    across two words, and some split base64 in the middle of a 4-character quantum.
+    Encoders that fold by byte count split a multi-byte character across two words (RFC 2047
+    §5 forbids it), and some split base64 in the middle of a 4-character quantum.
     """
-    data, pending = b"", ""
+    data, pending = b"", b""
     for _, encoding, text in words:
         if encoding == "b":
-            pending += re.sub(r"[^A-Za-z0-9+/]", "", text)
+            pending += to_bytes(text).translate(None, _NOT_BASE64).rstrip(b"=")
             if len(pending) % 4 == 0 or text.rstrip().endswith("="):
-                data, pending = data + _b64(pending), ""
+                data, pending = data + lenient_base64(pending), b""
         else:
-            data, pending = data + _b64(pending) + _q(text), ""
-    return data + _b64(pending)
+            data, pending = data + lenient_base64(pending) + _q(text), b""
+    return data + lenient_base64(pending)
 
 
 def decode_words(value: str, hint: str | None = None) -> str:
@@ -302,15 +320,19 @@ def params(value: str) -> dict[str, str]:
     """
     value = unfold(value)
     found: dict[str, str] = {}
-    i, n = value.find(";"), len(value)
+    i, n, eq = value.find(";"), len(value), -1
     if i < 0:
         return found
     while i < n:
         while i < n and value[i] in "; \t":
             i += 1
-        eq, semi = value.find("=", i), value.find(";", i)
-        if eq < 0 or (0 <= semi < eq):
-            i = semi if semi >= 0 else n
+        if eq < i:  # found once per "=", so "a;a;a;...;a=b" stays linear
+            eq = value.find("=", i)
+            if eq < 0:
+                break
+        semi = value.find(";", i)
+        if 0 <= semi < eq:
+            i = semi
             continue
         name = value[i:eq].strip().lower()
         j = eq + 1
@@ -365,7 +387,9 @@ def param_text(found: dict[str, str], key: str, hint: str | None = None) -> str 
     return None
 
 
-def file_name(disposition: str | None, content_type: str | None, hint: str | None = None) -> str | None:
+def file_name(
+    disposition: str | None, content_type: str | None, hint: str | None = None
+) -> str | None:
     """The part's file name: Content-Disposition filename wins over Content-Type name."""
     for header, key in ((disposition, "filename"), (content_type, "name")):
         if header:
@@ -373,3 +397,44 @@ def file_name(disposition: str | None, content_type: str | None, hint: str | Non
             if name:
                 return name
     return None
+
+
+# --- From ---------------------------------------------------------------
+
+_ANGLE = re.compile(r"<\s*([^<>\s@]+@[^<>\s@]+?)\s*>")
+_QUOTED = re.compile(r'"(?:\\.|[^"\\])*"')
+_STASHED = re.compile("\x01(\\d+)\x01")
+
+
+def sender(value: str | None, hint: str | None = None) -> tuple[str | None, str]:
+    """(lower-cased address, decoded display name) of a From header.
+
+    The address is the one inside angle brackets: a display name that looks like an address
+    ("li@x.example" <evil@y.example>, or the same unquoted) must never identify anyone.
+    getaddresses runs with each encoded word stashed as an opaque atom, so a name decoding to
+    commas or quotes cannot split the header, and neither can a raw comma some clients leave
+    inside an encoded word (=?iso-8859-1?Q?B=FCrling,=20Andreas?=).  A header that is one
+    encoded word around name and address is read once more, decoded.
+    """
+    if not value:
+        return None, ""
+    for text in (unfold(value), decode_words(value, hint)):
+        words = [m.group(0) for m in ENCODED_WORD.finditer(text)]
+        masked = _stash(text)
+        pairs = email.utils.getaddresses([masked])
+        angle = _ANGLE.search(_QUOTED.sub('""', masked))
+        address = angle.group(1) if angle else next((a for _, a in pairs if "@" in a), None)
+        if address:
+            name = next((n for n, a in pairs if a == address and n), "")
+            if not name and angle:
+                name = masked[: angle.start()].strip().strip('"')
+            name = _STASHED.sub(lambda m: words[int(m.group(1))], name)
+            # Raw 8-bit in the address itself: UTF-8 (RFC 6531) or whatever the sender used.
+            return decode_raw(to_bytes(address), hint).lower(), decode_words(name, hint).strip()
+    return None, decode_words(value, hint).strip()
+
+
+def _stash(text: str) -> str:
+    """Each encoded word replaced by \x01<index>\x01, an atom to the address parser."""
+    counter = iter(range(len(text)))
+    return ENCODED_WORD.sub(lambda _: f"\x01{next(counter)}\x01", text)

@@ -9,14 +9,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
-from bot.intake import checks, confirm, extract
+from bot.crashpoints import crash_point, sweep_stale_temp_files, temp_name
+from bot.intake import checks, confirm, extract, limits
 from bot.intake.decode import decode
+from bot.intake.names import decode_raw
 from bot.intake.job import Context, Job, Stop
 from bot.records import ACCEPTED, IGNORED, REJECTED, AttachmentLog, LogEntry, Mail, RawMessage
-from bot.settings import Settings
+from bot.settings import Limits, Settings
 from bot.store import Recorded
 
 log = logging.getLogger(__name__)
@@ -24,6 +27,7 @@ log = logging.getLogger(__name__)
 
 HANDLERS = (
     checks.duplicate,
+    limits.message_size,
     checks.own_mail,
     checks.bounce,
     checks.auto_reply,
@@ -36,7 +40,7 @@ HANDLERS = (
 
 def process(raw: RawMessage, ctx: Context) -> LogEntry | None:
     """Take one delivery through the handlers and record it; None if it was recorded before."""
-    mail = decode(raw.data)
+    mail = _decode(raw, ctx.settings.limits)
     entry = LogEntry(message_id=mail.message_id, from_addr=mail.from_addr, received_at=raw.received_at,
                      outcome=ACCEPTED, subject=mail.subject)
     job = Job(raw=raw, mail=mail, entry=entry)
@@ -55,14 +59,28 @@ def process(raw: RawMessage, ctx: Context) -> LogEntry | None:
         quarantined_as = quarantine(ctx.store.data_dir, raw.data)
     if entry.outcome != ACCEPTED or not entry.attachments:
         entry.attachments = entry.attachments or structure_only(mail, entry.outcome)
+    _make_storable(entry)
+    crash_point("before_record")
     recorded = ctx.store.record(Recorded(raw=raw, entry=entry, content_hash=mail.content_hash,
                                          documents=job.documents, outgoing=job.outgoing,
                                          quarantined_as=quarantined_as))
     if recorded is None:
         return None
+    crash_point("after_record")
     log.info("intake: %s from %s -> %s%s", mail.message_id, mail.from_addr, entry.outcome,
              f" ({entry.reason})" if entry.reason else "")
     return entry
+
+
+def _decode(raw: RawMessage, caps: Limits) -> Mail:
+    """The decoded message; of one over the size limit only its header block, so its body is never parsed.
+
+    Its content hash is then the raw bytes' own, since the body never entered the decoded one.
+    """
+    if not limits.oversized(raw.data, caps):
+        return decode(raw.data)
+    mail = decode(limits.header_block(raw.data))
+    return replace(mail, content_hash=hashlib.sha256(raw.data).hexdigest())
 
 
 def structure_only(mail: Mail, outcome: str) -> list[AttachmentLog]:
@@ -72,15 +90,52 @@ def structure_only(mail: Mail, outcome: str) -> list[AttachmentLog]:
 
 
 def quarantine(data_dir: Path, data: bytes) -> str:
-    """Keep the raw bytes of a message that could not be processed, for HR to look at."""
+    """Keep the raw bytes of a message that could not be processed, for HR to look at (0600, in 0700).
+
+    Written under a temp name and renamed, so a run killed mid-write never leaves a truncated
+    copy that a rerun would take for the kept one.
+    """
     folder = data_dir / "quarantine"
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     name = hashlib.sha256(data).hexdigest() + ".eml"
     path = folder / name
     if not path.exists():
-        with open(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600), "wb") as f:
+        sweep_stale_temp_files(folder, ".*.tmp")
+        tmp = folder / temp_name(name)
+        with open(os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600), "wb") as f:
             f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
     return f"quarantine/{name}"
+
+
+def _make_storable(entry: LogEntry) -> None:
+    """Replace what SQLite cannot store as text: lone surrogates (raw 8-bit header bytes kept as escapes).
+
+    decode() means to hand over clean text; should one such escape slip through, the store would
+    raise and stop the whole poll on one message, so this is the last line of defence.
+    """
+    entry.message_id = _storable(entry.message_id)
+    entry.from_addr = _storable(entry.from_addr)
+    entry.subject = _storable(entry.subject) or ""
+    entry.reason = _storable(entry.reason) or ""
+    for a in entry.attachments:
+        a.filename, a.reason = _storable(a.filename), _storable(a.reason) or ""
+
+
+def _storable(text: str | None) -> str | None:
+    if text is None:
+        return None
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        return decode_raw(text.encode("utf-8", "surrogateescape"))
+    except UnicodeEncodeError:  # a surrogate that is no escaped byte: nothing to recover
+        return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _one_line(error: Exception) -> str:
