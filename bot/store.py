@@ -358,11 +358,16 @@ class Store:
                  _utcnow(), outbox_id),
             )
 
-    def replies_since(self, recipient: str, since: datetime) -> int:
-        """How many confirmations were queued for this address since that moment."""
+    def replies_for_arrivals(self, recipient: str, start: datetime, end: datetime) -> int:
+        """How many confirmations answer this address's mail that arrived in [start, end).
+
+        Counted by arrival, not by when the answer was queued, so reading a backlog of old mail
+        does not use up today's allowance.
+        """
         rows = self.db.execute(
-            "SELECT recipients FROM outbox WHERE kind = 'confirmation' AND created_at >= ?",
-            (since.astimezone(timezone.utc).isoformat(),),
+            "SELECT o.recipients FROM outbox o JOIN messages m ON m.id = o.answers"
+            " WHERE o.kind = 'confirmation' AND m.received_at >= ? AND m.received_at < ?",
+            (_iso_utc(start), _iso_utc(end)),
         )
         return sum(1 for (recipients,) in rows if recipient in json.loads(recipients))
 

@@ -7,14 +7,24 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+import olefile
+
 DOCX = "docx"
-UNSUPPORTED = "unsupported"  # an office document or PDF the parsers cannot read yet
+LEGACY = "legacy"  # Word 97-2003 .doc, Kingsoft .wps, RTF: read after converting to .docx
+PDF = "pdf"
+XLSX = "xlsx"
+ARCHIVE = "archive"  # a .zip that is no office document: bot.intake.unpack opens it
+MSG = "msg"  # an Outlook .msg: a forwarded message, opened by bot.intake.unpack
+TNEF = "tnef"  # winmail.dat: Outlook's wrapper of rich-text mail, opened by bot.intake.unpack
+UNSUPPORTED = "unsupported"  # an office document the parsers cannot read
+FOREIGN_ARCHIVE = "foreign_archive"  # .rar, .7z: no unpacker for them
 ENCRYPTED = "encrypted"  # an office document with an open password
 DAMAGED = "damaged"  # declared or named as .docx, but not readable as one
 IMAGE = "image"
 OTHER = "other"
 
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_TNEF = b"\x78\x9f\x3e\x22"  # 0x223E9F78 little-endian
 _IMAGES = (
     (b"\x89PNG\r\n\x1a\n", "PNG"),
     (b"\xff\xd8\xff", "JPEG"),
@@ -24,6 +34,7 @@ _IMAGES = (
     (b"II*\x00", "TIFF"),
     (b"MM\x00*", "TIFF"),
 )
+_ARCHIVES = ((b"Rar!\x1a\x07", "RAR 压缩包"), (b"7z\xbc\xaf\x27\x1c", "7z 压缩包"))
 _DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
@@ -41,13 +52,18 @@ def sniff(data: bytes, filename: str | None = None, content_type: str = "") -> F
         return _zip_kind(data, ext, content_type)
     if head.startswith(_OLE):
         return _ole_kind(data, ext)
+    if head.startswith(_TNEF):
+        return FileKind(TNEF, "winmail.dat")
     if head.startswith(b"%PDF"):
-        return FileKind(UNSUPPORTED, "PDF")
+        return FileKind(PDF, "PDF")
     if head.startswith(b"{\\rtf"):
-        return FileKind(UNSUPPORTED, "RTF")
+        return FileKind(LEGACY, "RTF")
     for magic, label in _IMAGES:
         if head.startswith(magic):
             return FileKind(IMAGE, label)
+    for magic, label in _ARCHIVES:
+        if head.startswith(magic):
+            return FileKind(FOREIGN_ARCHIVE, label)
     if head.startswith(b"RIFF") and data[8:12] == b"WEBP":
         return FileKind(IMAGE, "WebP")
     if data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"mif1"):
@@ -62,11 +78,14 @@ def _zip_kind(data: bytes, ext: str, content_type: str) -> FileKind:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             names = set(zf.namelist())
     except (zipfile.BadZipFile, ValueError, OSError):
-        return FileKind(DAMAGED, "Word") if ext == ".docx" or content_type == _DOCX_TYPE else FileKind(OTHER, "ZIP")
+        # A broken .zip is still an archive: unpack says what is wrong with it.
+        return FileKind(DAMAGED, "Word") if ext == ".docx" or content_type == _DOCX_TYPE else FileKind(ARCHIVE, "ZIP")
     if "word/document.xml" in names or any(n.startswith("word/") and n.endswith(".xml") for n in names):
         return FileKind(DOCX, "Word")
     if ext == ".docx" or content_type == _DOCX_TYPE:
         return FileKind(DAMAGED, "Word")  # a zip that says it is a .docx but holds no document
+    if "xl/workbook.xml" in names:
+        return FileKind(XLSX, "Excel .xlsx")
     if any(n.startswith("xl/") for n in names):
         return FileKind(UNSUPPORTED, "Excel .xlsx")
     if any(n.startswith("ppt/") for n in names):
@@ -75,20 +94,41 @@ def _zip_kind(data: bytes, ext: str, content_type: str) -> FileKind:
         return FileKind(UNSUPPORTED, "OFD")  # China's fixed-layout format for official documents
     if "mimetype" in names and "content.xml" in names:
         return FileKind(UNSUPPORTED, "OpenDocument")
-    return FileKind(OTHER, "ZIP")
+    return FileKind(ARCHIVE, "ZIP")
 
 
 def _ole_kind(data: bytes, ext: str) -> FileKind:
-    # Stream names sit in the directory sectors as UTF-16; searching for them needs no OLE parser.
-    def has(stream: str) -> bool:
-        return stream.encode("utf-16-le") in data
+    streams = _ole_streams(data)
+    if streams is None:
+        # Not parseable as a compound file: stream names sit in the directory sectors as UTF-16,
+        # so a search still tells a damaged .doc from a damaged workbook.
+        def has(stream: str) -> bool:
+            return stream.encode("utf-16-le") in data
+    else:
+        def has(stream: str) -> bool:
+            return stream.lower() in streams
 
     if has("EncryptedPackage"):
         return FileKind(ENCRYPTED, "加密的 Office 文档")
+    # Checked before WordDocument: a .doc attached to a .msg has its own directory inside the bytes.
+    if has("__properties_version1.0") or has("__substg1.0_001A001F"):
+        return FileKind(MSG, "Outlook 邮件 .msg")
     if has("WordDocument"):
-        return FileKind(UNSUPPORTED, "WPS 文字 .wps" if ext == ".wps" else "Word 97-2003 .doc")
+        # Kingsoft WPS 文字 writes .wps as a Word 97-2003 compound file.
+        return FileKind(LEGACY, "WPS 文字 .wps" if ext == ".wps" else "Word 97-2003 .doc")
     if has("Workbook") or has("Book"):
         return FileKind(UNSUPPORTED, "Excel 97-2003 .xls")
     if has("PowerPoint Document"):
         return FileKind(UNSUPPORTED, "PowerPoint 97-2003 .ppt")
+    if ext in (".wps", ".doc"):
+        return FileKind(LEGACY, "WPS 文字 .wps" if ext == ".wps" else "Word 97-2003 .doc")  # let LibreOffice judge
     return FileKind(UNSUPPORTED, "旧版 Office 文档")
+
+
+def _ole_streams(data: bytes) -> set[str] | None:
+    """The lower-cased names of a compound file's top-level entries, or None when it cannot be parsed."""
+    try:
+        with olefile.OleFileIO(io.BytesIO(data)) as ole:
+            return {path[0].lower() for path in ole.listdir(streams=True, storages=True) if path}
+    except Exception:  # noqa: BLE001 - olefile raises many types on hostile input
+        return None

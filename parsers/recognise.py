@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import replace
 
 from bot.records import (
     ACCEPTED,
@@ -20,7 +22,7 @@ from bot.records import (
     Recognition,
     Roster,
 )
-from parsers import filekind
+from parsers import convert, filekind, pdf, xlsx
 from parsers.checks import personal_report_warnings
 from parsers.classify import REVIEW, item_in_words, item_of_content, stem, title_lines
 from parsers.context import Context, Refused, content_unit, resolve_person, unit_for
@@ -37,24 +39,39 @@ NOT_SEASON = "不是本次考核的材料"
 # Every label any form or free-form document uses for a single value.
 LABELS = ("单位", "姓名", "述职人", "职务", "日期", "被评议人", "评议人", "评议人职务", "评议类型", "评价意见")
 
+# The formats read into a DocxText (bytes, filekind's label), so one classification serves them all.
+_READERS: dict[str, Callable[[bytes, str], DocxText]] = {
+    filekind.DOCX: lambda data, label: read_docx(data),
+    filekind.LEGACY: convert.read_legacy,
+    filekind.PDF: lambda data, label: pdf.read_pdf(data),
+    filekind.XLSX: lambda data, label: xlsx.read_xlsx(data),
+}
+
 
 def recognise(part: Part, mail: Mail, sender: Person, roster: Roster, year: int) -> Recognition:
     """What one part of a roster member's mail is: ACCEPTED with its documents, IGNORED or REJECTED."""
     kind = filekind.sniff(part.data, part.filename, part.content_type)
-    if kind.kind == filekind.DOCX:
+    ctx = Context(part.filename, mail, sender, roster, year)
+    reader = _READERS.get(kind.kind)
+    if reader is not None:
         try:
-            doc = read_docx(part.data)
+            doc = reader(part.data, kind.label)
         except UnreadableDocument as error:
             return Recognition(REJECTED, str(error))
-        return recognise_docx(doc, Context(part.filename, mail, sender, roster, year))
+        if kind.kind == filekind.PDF and not doc.lines:
+            return _scanned_pdf(ctx)
+        return recognise_docx(doc, ctx)
     if kind.kind == filekind.ENCRYPTED:
         return Recognition(REJECTED, "文件设有打开密码，无法读取，请取消密码后重新发送")
     if kind.kind == filekind.DAMAGED:
         return Recognition(REJECTED, "文件已损坏，无法作为 Word 文档（.docx）打开")
+    if kind.kind == filekind.FOREIGN_ARCHIVE:
+        # An archive from a roster member in the season most likely holds the materials.
+        return Recognition(REJECTED, f"暂不支持{kind.label}，请解压后直接发送文件，或改用 ZIP 格式压缩")
     # A file whose name says it is a season document is a submission HR must see, whatever its
     # format; an unnamed one (image001.png, scan.pdf) is most likely something else.
     named = item_in_words(stem(part.filename)) is not None
-    if kind.kind == filekind.UNSUPPORTED or (named and kind.kind == filekind.OTHER and kind.label != "ZIP"):
+    if kind.kind == filekind.UNSUPPORTED or (named and kind.kind == filekind.OTHER):
         reason = f"暂不支持的文件格式（{kind.label}），请另存为 Word 文档（.docx）后重新发送"
         return Recognition(REJECTED if named else IGNORED, reason)
     if kind.kind == filekind.IMAGE and named:
@@ -62,8 +79,17 @@ def recognise(part: Part, mail: Mail, sender: Person, roster: Roster, year: int)
     return Recognition(IGNORED, NOT_SEASON)
 
 
+def _scanned_pdf(ctx: Context) -> Recognition:
+    """A PDF without text (a scan): the item its file name or the subject names, with a warning for HR."""
+    if item_in_words(stem(ctx.filename)) is None and item_in_words(ctx.mail.subject) is None:
+        return Recognition(IGNORED, "PDF 内容无法读取（可能是扫描件），文件名和邮件主题也未写明是哪份材料")
+    result = recognise_docx(DocxText(), ctx)
+    result.documents = [replace(d, warnings=(*d.warnings, pdf.SCANNED_WARNING)) for d in result.documents]
+    return result
+
+
 def recognise_docx(doc: DocxText, ctx: Context) -> Recognition:
-    """Decide a .docx: the item from its content, else its file name, else the mail subject."""
+    """Decide a document read as a DocxText: the item from its content, else its file name, else the mail subject."""
     found = fields(doc, LABELS)
     item = item_of_content(doc, found) or item_in_words(stem(ctx.filename)) or item_in_words(ctx.mail.subject)
     if item is None:
@@ -87,7 +113,8 @@ def _personal_report(doc: DocxText, found: dict[str, str], ctx: Context) -> list
     person, warnings = resolve_person(ctx, written, content_unit(ctx, found.get("单位", ""), title), "报告中的姓名")
     if person.role not in REPORTING_ROLES:
         warnings.append(f"名单中{person.name}的角色是{person.role}，不在需要提交个人述职报告的范围内")
-    warnings += personal_report_warnings(doc.lines)
+    if doc.lines:  # a scan has no text to check the four parts in
+        warnings += personal_report_warnings(doc.lines)
     return [Document(item=PERSONAL_REPORT, unit=person.unit, person=person.name, warnings=tuple(warnings))]
 
 

@@ -220,11 +220,11 @@ def test_recognise_logo_png_ignored() -> None:
     assert result.reason == "不是本次考核的材料"
 
 
-def test_recognise_pdf_named_as_report_rejected_unnamed_ignored() -> None:
+def test_recognise_damaged_pdf_rejected_named_or_not() -> None:
+    # PDFs are read now (tests/test_formats.py); one that pypdf cannot open is refused with a reason.
     pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n"
-    named, unnamed = _recognise(pdf, "王珺述职报告.pdf"), _recognise(pdf, "scan0001.pdf")
-    assert named.outcome == REJECTED and named.reason.startswith("暂不支持的文件格式（PDF）")
-    assert unnamed.outcome == IGNORED and unnamed.reason.startswith("暂不支持的文件格式（PDF）")
+    for name in ("王珺述职报告.pdf", "scan0001.pdf"):
+        assert (_recognise(pdf, name).outcome, _recognise(pdf, name).reason) == (REJECTED, "PDF 文件已损坏，无法读取")
 
 
 def test_recognise_kind_from_bytes_not_extension() -> None:
@@ -297,10 +297,12 @@ def test_recognise_mail_subject_decides_when_content_and_name_do_not() -> None:
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
-def test_recognise_old_word_doc_named_as_report_rejected() -> None:
+def test_recognise_unreadable_old_word_doc_rejected() -> None:
+    # Real .doc files are converted (tests/test_formats.py); bytes nothing can convert are refused.
     data = OLE_MAGIC + b"\x00" * 100 + "WordDocument".encode("utf-16-le") + b"\x00" * 100
     result = _recognise(data, "王珺述职报告.doc")
-    assert (result.outcome, result.reason) == (REJECTED, "暂不支持的文件格式（Word 97-2003 .doc），请另存为 Word 文档（.docx）后重新发送")
+    assert (result.outcome, result.reason) == (
+        REJECTED, "无法读取该 Word 97-2003 .doc 文件（可能已损坏），请用 Word 或 WPS 另存为 .docx 后重新发送")
 
 
 def test_recognise_password_protected_docx_rejected() -> None:

@@ -23,7 +23,7 @@ def confirmation(job: Job, ctx: Context) -> None:
         return
     arrived = deadlines.local(job.raw.received_at, settings.season)
     day_start = arrived.replace(hour=0, minute=0, second=0, microsecond=0)
-    answered = ctx.store.replies_since(sender.email, day_start)
+    answered = ctx.store.replies_for_arrivals(sender.email, day_start, day_start + timedelta(days=1))
     if answered >= settings.sending.max_replies_per_sender_per_day:
         # A loop with a misbehaving client would otherwise mail this person all day.
         log.warning("confirm: %s already answered %d times today, no confirmation", sender.email, answered)

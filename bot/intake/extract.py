@@ -8,9 +8,9 @@ import os
 from pathlib import Path
 
 import parsers
-from bot.intake import limits
+from bot.intake import limits, unpack
 from bot.intake.job import Context, Job, Stop
-from bot.records import ACCEPTED, DUPLICATE, NO_DOCUMENTS, REJECTED, AttachmentLog, Part, Recognition
+from bot.records import ACCEPTED, DUPLICATE, IGNORED, NO_DOCUMENTS, REJECTED, AttachmentLog, Part, Recognition
 
 log = logging.getLogger(__name__)
 
@@ -19,8 +19,16 @@ def documents(job: Job, ctx: Context) -> None:
     """Recognise every part; one that fails is logged with its reason and the rest go on."""
     year = ctx.settings.season.year
     duplicates = 0
-    for part in job.mail.parts:
-        recognition = _recognise(part, job, ctx)
+    # Containers (zip, forwarded mail, .msg, winmail.dat) are opened here, after the sender check:
+    # only a roster member's mail is unpacked (contract: Containers).
+    for listed in (item for top in job.mail.parts for item in unpack.expand(top, ctx.settings.limits)):
+        part = listed.part
+        if listed.unpacked:
+            recognition = Recognition(IGNORED, unpack.UNPACKED)
+        elif listed.refused:
+            recognition = Recognition(REJECTED, listed.refused)
+        else:
+            recognition = _recognise(part, job, ctx)
         sha = hashlib.sha256(part.data).hexdigest()
         entry = AttachmentLog(filename=part.filename, outcome=recognition.outcome, reason=recognition.reason,
                               sha256=sha)
