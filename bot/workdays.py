@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import chinese_calendar
 
 from bot.errors import ConfigError
+from bot.settings import read_toml
 
 CALENDAR_DIR = "calendar"
 _KEYS = ("complete", "holidays", "workdays")
@@ -108,15 +108,7 @@ def _read_override(file: Path) -> tuple[int, bool, dict[date, bool]]:
     if not re.fullmatch(r"\d{4}", file.stem):
         raise ConfigError(file, "文件名应为四位年份，例如 2027.toml")
     year = int(file.stem)
-    try:
-        text = file.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ConfigError(file, "文件不是 UTF-8 编码，请用“UTF-8”另存后再试") from None
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        line = re.search(r"line (\d+)", str(e))
-        raise ConfigError(file, f"格式错误（{e}）", int(line.group(1)) if line else None) from None
+    text, doc = read_toml(file)
     lines = text.splitlines()
 
     def line_of(key: str, value: str | None = None) -> int | None:
