@@ -70,3 +70,46 @@ def test_peer_mail_decodes(name, entry, caplog):
     assert want <= got, f"missing {sorted(want - got)}; decoded {sorted(got)}"
     extra = got - want
     assert _explained(extra, entry.get("not_checked", [])), f"unexpected names {sorted(extra)}"
+
+
+@pytest.fixture(scope="module")
+def intake(tmp_path_factory):
+    """A real store and the example season, shared by the corpus run (one delivery per message)."""
+    from dataclasses import replace
+
+    from bot.intake.job import Context
+    from bot.roster import load_roster
+    from bot.settings import EXAMPLE_CONFIG, load
+    from bot.store import Store
+    from bot.workdays import WorkCalendar
+
+    folder = tmp_path_factory.mktemp("peer")
+    settings = replace(load(EXAMPLE_CONFIG), paths=replace(load(EXAMPLE_CONFIG).paths, data=folder / "data",
+                                                          outbox=folder / "outbox", tracker=folder / "tracker"))
+    # Two stores, or the second delivery of each message would be a duplicate of the first.
+    with Store.open(folder / "stranger") as strangers, Store.open(folder / "member") as members:
+        yield settings, load_roster(EXAMPLE_CONFIG), (strangers, members), WorkCalendar.load(EXAMPLE_CONFIG), Context
+
+
+@pytest.mark.parametrize(("name", "entry"), _cases())
+def test_peer_mail_goes_through_the_intake_once(name, entry, intake):
+    """Each message, as a stranger's and again as a roster member's (so containers and parsers run),
+    ends as exactly one log entry without an exception."""
+    from dataclasses import replace
+    from datetime import datetime, timezone
+
+    from bot.intake.pipeline import process
+    from bot.records import RawMessage, Roster
+
+    settings, roster, stores, calendar, Context = intake
+    raw = _raw(name)
+    sender = decode(raw).from_addr
+    head = roster.head_of("合成车间")
+    as_member = Roster(units=roster.units, people=tuple(
+        replace(p, email=sender) if p == head and sender else p for p in roster.people))
+    arrived = datetime(2026, 12, 4, tzinfo=timezone.utc)
+    for people, store in zip((roster, as_member), stores):
+        before = len(store.log())
+        ctx = Context(settings=settings, roster=people, store=store, calendar=calendar)
+        process(RawMessage(source_key=f"peer:{name}", data=raw, received_at=arrived), ctx)
+        assert len(store.log()) == before + 1
