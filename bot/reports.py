@@ -10,10 +10,8 @@ from bot.records import ITEM_TITLES, LogEntry, StatusRow
 from bot.roster import load_roster
 from bot.settings import Settings
 from bot.store import Store
+from bot.tracker import STATE_LABELS
 from bot.workdays import WorkCalendar
-
-STATE_TITLES = {"received": "已按时提交", "late": "迟交", "overdue": "逾期未交", "pending": "待提交"}
-
 
 def status_rows(settings: Settings, as_of: date) -> list[StatusRow]:
     roster = load_roster(settings.config_dir)
@@ -46,7 +44,7 @@ def status_table(rows: list[StatusRow]) -> str:
         late = f" 迟{r.late_workdays}个工作日" if r.late_workdays else ""
         due = r.due.isoformat() if r.due else "待定"
         lines.append(f"{r.unit}\t{ITEM_TITLES[r.item]}\t{r.person or ''}\t截止 {due}\t"
-                     f"{STATE_TITLES[r.state]}{late}" + (f"\t{'；'.join(r.warnings)}" if r.warnings else ""))
+                     f"{STATE_LABELS[r.state]}{late}" + (f"\t{'；'.join(r.warnings)}" if r.warnings else ""))
     return "\n".join(lines)
 
 
