@@ -5,9 +5,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from bot.intake.job import Context
-from bot.intake.pipeline import process
-from bot.outbox import write_files
 from bot.records import LogEntry
 from bot.roster import load_roster
 from bot.settings import Settings
@@ -32,17 +29,23 @@ class PollReport:
 def poll_once(settings: Settings, source: Source | None = None, stop=None) -> PollReport:
     """Read what is new, record each delivery once, write the confirmations into the outbox.
 
-    `stop` (a threading.Event) lets the service end between two messages.
+    `stop` (a threading.Event) lets the service end between two messages. A poll that finds
+    nothing new imports none of the intake: the idle poll stays cheap.
     """
+    # The roster and calendar are read first, so that a mistake in them is reported even when
+    # no mail came; the intake itself (parsers, templates) is imported only for a message.
     roster = load_roster(settings.config_dir)
     calendar = WorkCalendar.load(settings.config_dir)
     source = source or source_for(settings)
     report = PollReport()
     with Store.open(settings.paths.data) as store:
-        ctx = Context(settings=settings, roster=roster, store=store, calendar=calendar)
         source.open()
         try:
             for raw in source.messages(store):
+                from bot.intake.job import Context
+                from bot.intake.pipeline import process
+
+                ctx = Context(settings=settings, roster=roster, store=store, calendar=calendar)
                 entry = process(raw, ctx)
                 if entry is not None:
                     report.recorded.append(entry)
@@ -51,6 +54,10 @@ def poll_once(settings: Settings, source: Source | None = None, stop=None) -> Po
                     break
         finally:
             source.close()
-            write_files(settings, store)
+            if store.outbox_without_file():
+                from bot.outbox import write_files
+
+                write_files(settings, store)
     log.info("poll: %d new message(s) %s", len(report.recorded), report.counts())
     return report
+

@@ -327,13 +327,13 @@ class Store:
         return cursor.lastrowid
 
     def outbox(self, *states: str) -> list[OutboxRow]:
-        query = ("SELECT id, message_id, kind, recipients, created_at, eml, file, state, attempts, next_attempt,"
-                 " last_error FROM outbox")
-        params: tuple = ()
-        if states:
-            query += f" WHERE state IN ({','.join('?' * len(states))})"
-            params = states
-        rows = self.db.execute(query + " ORDER BY id", params)
+        where = f" WHERE state IN ({','.join('?' * len(states))})" if states else ""
+        return self._outbox_rows(where, states)
+
+    def _outbox_rows(self, where: str, params: tuple) -> list[OutboxRow]:
+        rows = self.db.execute(
+            "SELECT id, message_id, kind, recipients, created_at, eml, file, state, attempts, next_attempt,"
+            " last_error FROM outbox" + where + " ORDER BY id", params)
         return [
             OutboxRow(id=r[0], message_id=r[1], kind=r[2], recipients=tuple(json.loads(r[3])),
                       created_at=datetime.fromisoformat(r[4]), eml=r[5], file=r[6], state=r[7], attempts=r[8],
@@ -342,7 +342,7 @@ class Store:
         ]
 
     def outbox_without_file(self) -> list[OutboxRow]:
-        return [row for row in self.outbox() if row.file is None]
+        return self._outbox_rows(" WHERE file IS NULL", ())
 
     def set_outbox_file(self, outbox_id: int, file: str) -> None:
         with self._transaction():
