@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import date
+from pathlib import Path
 
 from bot.settings import EXAMPLE_CONFIG, Settings
 
@@ -19,15 +21,18 @@ def cn_date(day: date | None, weekday: bool = True) -> str:
 
 def render(settings: Settings, name: str, **context) -> tuple[str, str]:
     """(subject, body) of template `name`: its first line is the subject, the rest after a blank line the body."""
-    text = _environment(settings).get_template(name).render(hr=settings.hr, **context)
+    text = _environment(settings.config_dir).get_template(name).render(hr=settings.hr, **context)
     subject, _, body = text.lstrip("\n").partition("\n")
     return subject.strip(), body.lstrip("\n")
 
 
-def _environment(settings: Settings):
+@functools.lru_cache(maxsize=8)
+def _environment(config_dir: Path):
+    """One environment per config folder: jinja2 caches compiled templates in it (and reloads an
+    edited file, as its loader checks the modification time)."""
     import jinja2  # lazily: the idle poll never renders a mail
 
-    loader = jinja2.FileSystemLoader([settings.config_dir / "templates", EXAMPLE_CONFIG / "templates"])
+    loader = jinja2.FileSystemLoader([config_dir / "templates", EXAMPLE_CONFIG / "templates"])
     env = jinja2.Environment(loader=loader, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,
                              undefined=jinja2.StrictUndefined, autoescape=jinja2.select_autoescape(["html"]))
     env.filters["cn_date"] = cn_date
