@@ -12,9 +12,9 @@ from email.message import Message
 from email.policy import Compat32
 from html.parser import HTMLParser
 
+from bot.intake.charsets import decode_bytes
 from bot.intake.names import (
     clean_name,
-    decode_bytes,
     decode_words,
     file_name,
     lenient_base64,

@@ -16,7 +16,7 @@ from pathlib import Path
 from bot.crashpoints import crash_point, sweep_stale_temp_files, temp_name
 from bot.intake import checks, confirm, extract, limits
 from bot.intake.decode import decode
-from bot.intake.names import decode_raw
+from bot.intake.charsets import decode_raw
 from bot.intake.job import Context, Job, Stop
 from bot.records import ACCEPTED, IGNORED, REJECTED, AttachmentLog, LogEntry, Mail, RawMessage
 from bot.settings import Limits, Settings
