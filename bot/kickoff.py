@@ -70,12 +70,12 @@ def kickoff(settings: Settings, dry_run: bool = False, force: bool = False) -> l
                 steps=schedule_for(settings, cal, roster, unit, meeting), season=settings.season,
                 forms=[f.filename for f in forms],
             )
-            out = compose(settings, KIND, [head.email], subject, text, attachments=forms)
-            if dry_run:
+            if dry_run:  # shown from the rendered text: no mail is built only to be dropped
                 lines.append(f"将发送启动通知 → {unit} {head.name} <{head.email}>：{subject}")
                 lines.extend("  | " + line if line else "  |" for line in text.rstrip().splitlines())
                 lines.append("")
                 continue
+            out = compose(settings, KIND, [head.email], subject, text, attachments=forms)
             store.queue(out, state={key: datetime.now(timezone.utc).isoformat()})
             log.info("kickoff queued to %s (%s)", head.email, unit)
             lines.append(f"已写入启动通知 → {unit} {head.name} <{head.email}>")

@@ -255,28 +255,41 @@ class StatusRow:
 
 @dataclass(frozen=True)
 class Roster:
-    """The units and people of the season, as units.csv/people.csv (or roster.xlsx) give them."""
+    """The units and people of the season, as units.csv/people.csv (or roster.xlsx) give them.
+
+    The look-ups go through indexes built once here: the poll, the status and the reminders ask
+    them thousands of times a run, and a scan of every person each time made loading alone O(n²).
+    """
 
     units: dict[str, Unit]  # by name, in file order
     people: tuple[Person, ...]  # in file order
 
+    def __post_init__(self) -> None:
+        by_email: dict[str, Person] = {}
+        by_unit: dict[str, list[Person]] = {}
+        for person in self.people:
+            by_email.setdefault(person.email, person)  # the first entry wins, as a scan would find it
+            by_unit.setdefault(person.unit, []).append(person)
+        # Not fields: they follow from `people`, and stay out of repr, eq and dataclasses.replace.
+        object.__setattr__(self, "_by_email", by_email)
+        object.__setattr__(self, "_by_unit", {unit: tuple(people) for unit, people in by_unit.items()})
+
     def by_email(self, address: str | None) -> Person | None:
         if not address:
             return None
-        address = address.strip().lower()
-        return next((p for p in self.people if p.email == address), None)
+        return self._by_email.get(address.strip().lower())
 
     def people_in(self, unit: str) -> list[Person]:
-        return [p for p in self.people if p.unit == unit]
+        return list(self._by_unit.get(unit, ()))
 
     def with_role(self, unit: str, *roles: str) -> list[Person]:
-        return [p for p in self.people if p.unit == unit and p.role in roles]
+        return [p for p in self._by_unit.get(unit, ()) if p.role in roles]
 
     def head_of(self, unit: str) -> Person | None:
-        return next(iter(self.with_role(unit, HEAD)), None)
+        return next((p for p in self._by_unit.get(unit, ()) if p.role == HEAD), None)
 
     def secretary_of(self, unit: str) -> Person | None:
-        return next(iter(self.with_role(unit, SECRETARY, DEPUTY_SECRETARY)), None)
+        return next((p for p in self._by_unit.get(unit, ()) if p.role in (SECRETARY, DEPUTY_SECRETARY)), None)
 
     def union_chair_of(self, unit: str) -> Person | None:
-        return next(iter(self.with_role(unit, UNION_CHAIR)), None)
+        return next((p for p in self._by_unit.get(unit, ()) if p.role == UNION_CHAIR), None)

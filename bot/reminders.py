@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from bot import deadlines
-from bot.outbox import FileAttachment, compose, write_files
+from bot.outbox import FileAttachment, compose, to_script, write_files
 from bot.records import (
     ITEM_TITLES,
     LEADER_REVIEW,
@@ -196,26 +196,47 @@ def owers(roster: Roster, row: StatusRow, remind_cadres: bool) -> list[Person]:
 # --- composition ----------------------------------------------------------------
 
 
-def compose_digest(settings: Settings, digest: Digest, as_of: date) -> Outgoing:
-    """The digest as a mail in HR's voice, with the blank forms for what is missing when asked for."""
+@dataclass(frozen=True)
+class Draft:
+    """A digest in HR's words, before it becomes a mail (and before [mail] script converts it)."""
+
+    subject: str
+    text: str
+    forms: tuple[str, ...]  # the file names of the blank forms to attach, in the forms' order
+
+
+def draft_digest(settings: Settings, digest: Digest, as_of: date) -> Draft:
+    """The digest rendered in HR's voice, naming the blank forms for what is missing when asked for."""
     units: dict[str, list[Missing]] = {}
     for m in digest.items:
         units.setdefault(m.unit, []).append(m)
-    attachments = forms_for([m.item for m in digest.items]) if settings.reminders.attach_forms else []
+    forms = _form_names([m.item for m in digest.items]) if settings.reminders.attach_forms else ()
     subject, text = render(
         settings, TEMPLATE, recipient=digest.recipient, as_of=as_of, units=units, items=digest.items,
         late=any(m.why == LATE for m in digest.items), escalated=any(m.escalated for m in digest.items),
-        cc=digest.cc, attachments=[a.filename for a in attachments], season=settings.season,
+        cc=digest.cc, attachments=list(forms), season=settings.season,
         BEFORE=BEFORE, DUE_TODAY=DUE_TODAY, LATE=LATE,
     )
-    return compose(settings, KIND, [digest.recipient.email], subject, text, cc=list(digest.cc),
+    return Draft(subject, text, forms)
+
+
+def compose_digest(settings: Settings, digest: Digest, as_of: date, draft: Draft | None = None) -> Outgoing:
+    """The digest as a mail in HR's voice, with the blank forms for what is missing when asked for."""
+    draft = draft or draft_digest(settings, digest, as_of)
+    attachments = [form for form in blank_forms().values() if form.filename in draft.forms]
+    return compose(settings, KIND, [digest.recipient.email], draft.subject, draft.text, cc=list(digest.cc),
                    attachments=attachments)
 
 
-def forms_for(items: list[str]) -> list[FileAttachment]:
-    """The blank forms (附件1–4) that answer these items, each once, in the forms' order."""
+def _form_names(items: list[str]) -> tuple[str, ...]:
+    """The file names of the blank forms (附件1–4) that answer these items, each once, in the forms' order.
+
+    Names only: the forms themselves are built when a mail is composed, never for a dry run.
+    """
+    from parsers.forms import FORM_FILES
+
     wanted = {FORM_FOR[i] for i in items if i in FORM_FOR}
-    return [form for item, form in blank_forms().items() if item in wanted]
+    return tuple(name for item, name in FORM_FILES.items() if item in wanted)
 
 
 @lru_cache(maxsize=1)
@@ -254,10 +275,11 @@ def remind(settings: Settings, as_of: date, dry_run: bool = False) -> list[str]:
         sent = store.reminders_sent()
         already = sorted({recipient for day, recipient, _ in sent if day == as_of})
         for digest in select(settings, cal, roster, rows, sent, as_of):
-            out = compose_digest(settings, digest, as_of)
-            if dry_run:
-                lines.extend(_preview(digest, out))
+            draft = draft_digest(settings, digest, as_of)
+            if dry_run:  # shown from the rendered text: no mail is built only to be read back
+                lines.extend(_preview(settings, digest, draft))
                 continue
+            out = compose_digest(settings, digest, as_of, draft)
             outbox_id = store.queue(out, reminder=(as_of, digest.recipient.email, digest.covers))
             if outbox_id is None:  # another process got there first
                 already.append(digest.recipient.email)
@@ -325,15 +347,12 @@ def _items_line(items: list[Missing]) -> str:
     return "；".join(parts)
 
 
-def _preview(digest: Digest, out: Outgoing) -> list[str]:
-    from email import message_from_bytes, policy
-
-    msg = message_from_bytes(out.eml, policy=policy.default)
-    names = [part.get_filename() for part in msg.iter_attachments()]
-    body = msg.get_body(("plain",)).get_content()
-    lines = [f"将发送提醒 → {_who(digest)}", f"  主题：{msg['Subject']}"]
-    if names:
-        lines.append(f"  附件：{'、'.join(names)}")
+def _preview(settings: Settings, digest: Digest, draft: Draft) -> list[str]:
+    """What the mail would say, in the script compose() would write it in."""
+    lines = [f"将发送提醒 → {_who(digest)}", f"  主题：{to_script(settings, draft.subject)}"]
+    if draft.forms:
+        lines.append(f"  附件：{'、'.join(draft.forms)}")
+    body = to_script(settings, draft.text)
     lines.extend("  | " + line if line else "  |" for line in body.rstrip().splitlines())
     lines.append("")
     return lines

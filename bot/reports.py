@@ -6,15 +6,17 @@ from datetime import date
 from pathlib import Path
 
 from bot import deadlines
-from bot.records import ITEM_TITLES, LogEntry, StatusRow
+from bot.records import ITEM_TITLES, LogEntry, Roster, StatusRow
 from bot.roster import load_roster
 from bot.settings import Settings
 from bot.store import Store
 from bot.tracker import STATE_LABELS
 from bot.workdays import WorkCalendar
 
-def status_rows(settings: Settings, as_of: date) -> list[StatusRow]:
-    roster = load_roster(settings.config_dir)
+
+def status_rows(settings: Settings, as_of: date, roster: Roster | None = None) -> list[StatusRow]:
+    if roster is None:
+        roster = load_roster(settings.config_dir)
     calendar = WorkCalendar.load(settings.config_dir)
     with Store.open(settings.paths.data) as store:
         arrivals, requested = store.arrivals(), store.requested_meetings()
@@ -33,9 +35,9 @@ def log_entries(settings: Settings) -> list[LogEntry]:
 def write_tracker_for(settings: Settings, as_of: date) -> Path:
     from bot.tracker import write_tracker
 
-    rows = status_rows(settings, as_of)
-    return write_tracker(settings.paths.tracker, as_of, rows, log_entries(settings),
-                         load_roster(settings.config_dir), settings.season.timezone)
+    roster = load_roster(settings.config_dir)
+    rows = status_rows(settings, as_of, roster)
+    return write_tracker(settings.paths.tracker, as_of, rows, log_entries(settings), roster, settings.season.timezone)
 
 
 def status_table(rows: list[StatusRow]) -> str:

@@ -9,10 +9,9 @@ import logging
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import NamedTuple, NoReturn
 
 from bot.errors import ConfigError
 from bot.records import DEPUTY_SECRETARY, HEAD, ROLES, SECRETARY, UNION_CHAIR, Person, Roster, Unit
@@ -32,22 +31,20 @@ PEOPLE_COLUMNS = (UNIT, NAME, ROLE, EMAIL)
 UNIT_KINDS = ("车间", "科室")
 
 # Copy-paste from web pages and WeChat brings these along; they are invisible in Excel.
-_INVISIBLE = dict.fromkeys(map(ord, "\ufeff\u200b\u200c\u200d\u2060"))
-_SPACES = re.compile(r"\s+")  # Unicode-aware: also the full-width space U+3000 and NBSP
+_INVISIBLE_CHARS = "\ufeff\u200b\u200c\u200d\u2060"
+_INVISIBLE = dict.fromkeys(map(ord, _INVISIBLE_CHARS))
 # Excel writes a CSV date as the cell displays it: 2026-12-10, 2026/12/10, 2026年12月10日, maybe with a time.
 _DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?")
 _EMAIL = re.compile(r"[^@\s<>()\[\]\\,;:\"]+@[^@\s<>()\[\]\\,;:\"]+\.[^@\s<>()\[\]\\,;:\".]+")
 _ADDRESS_SEPARATORS = re.compile(r"[\s,;，；、]")
 
 
-@dataclass(frozen=True)
-class _Row:
+class _Row(NamedTuple):  # a tuple: made once per roster row, on every poll
     number: int  # as the spreadsheet shows it: the header is row 1
     cells: dict[str, object]  # by column; text from CSV, also numbers and datetimes from xlsx
 
 
-@dataclass(frozen=True)
-class _Table:
+class _Table(NamedTuple):
     where: str  # how an error names the source, e.g. "config/people.csv"
     short: str  # how another table's error refers to it, e.g. "people.csv"
     rows: tuple[_Row, ...]
@@ -88,7 +85,7 @@ def _read_tables(config_dir: Path) -> tuple[_Table, _Table]:
 
 
 def _read_csv(path: Path, short: str, columns: tuple[str, ...]) -> _Table:
-    text = _decode(path)
+    text = _visible(_decode(path))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
     try:
         return _table(str(path), short, reader, columns)
@@ -137,7 +134,8 @@ def _sheet(book, path: Path, title: str, columns: tuple[str, ...]) -> _Table:
         raise ConfigError(path, f"缺少工作表“{title}”（现有：{'、'.join(book.sheetnames)}）")
     sheet = book[name]
     sheet.reset_dimensions()  # a wrong <dimension> from other tools would cut rows off in read-only mode
-    return _table(f"{path} 工作表“{title}”", f"工作表“{title}”", sheet.iter_rows(values_only=True), columns)
+    rows = ([_visible(c) if type(c) is str else c for c in cells] for cells in sheet.iter_rows(values_only=True))
+    return _table(f"{path} 工作表“{title}”", f"工作表“{title}”", rows, columns)
 
 
 def _table(where: str, short: str, records: Iterable[list | tuple], columns: tuple[str, ...]) -> _Table:
@@ -152,10 +150,10 @@ def _table(where: str, short: str, records: Iterable[list | tuple], columns: tup
         if column not in names:
             read = "，".join(n for n in names if n)
             raise ConfigError(where, f"缺少列“{column}”（读到：{read}；应为：{','.join(columns)}）", number)
-    index = {c: names.index(c) for c in columns}
+    index = [(c, names.index(c)) for c in columns]
     rows = []
     for n, cells in numbered:
-        values = {c: cells[i] if i < len(cells) else None for c, i in index.items()}
+        values = {c: cells[i] if i < len(cells) else None for c, i in index}
         # A row with only a note in an extra column (备注) is blank for the roster.
         if not _blank(values.values()):
             rows.append(_Row(n, values))
@@ -165,8 +163,17 @@ def _table(where: str, short: str, records: Iterable[list | tuple], columns: tup
 # --- cells ----------------------------------------------------------------
 
 
+def _visible(text: str) -> str:
+    """Without the invisible characters; the readers apply it once to what they read, not per cell."""
+    if any(ch in text for ch in _INVISIBLE_CHARS):  # five fast searches; translate is slow on clean text
+        return text.translate(_INVISIBLE)
+    return text
+
+
 def _text(value: object) -> str:
-    """A cell as trimmed text; xlsx cells may hold numbers and datetimes."""
+    """A cell (already _visible) as trimmed text; xlsx cells may hold numbers and datetimes."""
+    if type(value) is str:  # every CSV cell: the fast path, thousands of times a load
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():
@@ -175,15 +182,19 @@ def _text(value: object) -> str:
         value = value.date()
     if isinstance(value, date):
         return value.isoformat()
-    return str(value).translate(_INVISIBLE).strip()
+    return _visible(str(value)).strip()
 
 
 def _squeeze(text: str) -> str:
-    return _SPACES.sub("", text)
+    # Every Unicode space, also the full-width U+3000 and NBSP: str.split() knows the same set as re's \s.
+    return "".join(text.split())
 
 
 def _blank(cells: Iterable[object]) -> bool:
-    return not any(_text(c) for c in cells)
+    for cell in cells:
+        if _text(cell):
+            return False
+    return True
 
 
 def _choices(options: Iterable[str]) -> str:

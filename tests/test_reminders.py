@@ -227,6 +227,27 @@ def test_dry_run_prints_the_mail_and_records_nothing(oct_settings):
     assert sum(line.startswith("已写入提醒") for line in remind(oct_settings, date(2026, 9, 24))) == 2
 
 
+@pytest.mark.parametrize("mail", ["", '\n[mail]\nscript = "traditional"\n'], ids=["simplified", "traditional"])
+def test_dry_run_shows_exactly_the_mail_the_real_run_writes(config_dir, mail):
+    # The dry run renders the digests without building the mails; what it shows must still be what goes out.
+    settings = season(config_dir, mail=mail)
+    day = date(2026, 9, 24)
+    shown = remind(settings, day, dry_run=True)
+    remind(settings, day)
+    with Store.open(settings.paths.data) as store:
+        mails = messages(store.outbox())
+    expected = []
+    for m in mails:  # in the order the dry run showed them: both follow the digests' order
+        expected.append(next(line for line in shown if line.startswith("将发送提醒") and f"<{m['To']}>" in line))
+        expected.append(f"  主题：{m['Subject']}")
+        names = [a.get_filename() for a in m.iter_attachments()]
+        if names:
+            expected.append(f"  附件：{'、'.join(names)}")
+        body = m.get_body(("plain",)).get_content().rstrip().splitlines()
+        expected += ["  | " + line if line else "  |" for line in body] + [""]
+    assert len(mails) == 2 and shown[:-1] == expected
+
+
 def test_nothing_on_a_day_off(oct_settings):
     assert remind(oct_settings, date(2026, 9, 25)) == ["2026-09-25 不是工作日，不发送提醒。"]  # Mid-Autumn
     assert remind(oct_settings, date(2026, 10, 3)) == ["2026-10-03 不是工作日，不发送提醒。"]

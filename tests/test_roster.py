@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from datetime import date, datetime
@@ -10,7 +11,17 @@ from pathlib import Path
 import pytest
 
 from bot.errors import ConfigError
-from bot.records import DEPUTY_SECRETARY, ROLES
+from bot.records import (
+    CADRE,
+    DEPUTY_SECRETARY,
+    HEAD,
+    ROLES,
+    SECRETARY,
+    UNION_CHAIR,
+    Person,
+    Roster,
+    Unit,
+)
 from bot.roster import PEOPLE_FILE, UNITS_FILE, WORKBOOK_FILE, load_roster
 from bot.settings import EXAMPLE_CONFIG
 
@@ -201,6 +212,47 @@ def test_roster_names_lose_their_spaces(tmp_path):
     roster = load_roster(roster_dir(tmp_path, people=people))
     assert [p.name for p in roster.people_in("合成车间")] == ["李建国", "张海燕", "王珺", "刘洋", "陈静"]
     assert roster.by_email("liuyang@tengfei.example").role == "科级干部"
+
+
+def test_roster_invisible_characters_from_copy_paste_are_dropped(tmp_path):
+    # Web pages and WeChat bring zero-width spaces and joiners along; Excel shows nothing of them.
+    people = replaced(PEOPLE, 4, "合成车间\u200b,王\u200d珺,副职\u2060,\ufeffwangjun@tengfei.example\u200b")
+    units = replaced(UNITS, 2, "合成车间\u200c,车间,126,2026-12-10\u200b")
+    roster = load_roster(roster_dir(tmp_path, units=units, people=people))
+    assert roster == load_roster(EXAMPLE_CONFIG)
+
+
+def test_roster_xlsx_invisible_characters_are_dropped(tmp_path):
+    units, people = example_cells()
+    people[3] = ["合成车间\u200b", "王\u200d珺", "副职", "wangjun@tengfei.example\u2060"]
+    save_workbook(tmp_path / WORKBOOK_FILE, units, people)
+    assert load_roster(tmp_path) == load_roster(EXAMPLE_CONFIG)
+
+
+def test_roster_lookups_by_address_and_unit():
+    units = {"甲车间": Unit("甲车间", "车间", 10, None), "乙科": Unit("乙科", "科室", 5, None)}
+    people = (
+        Person("甲车间", "张一", CADRE, "zhang@x.example"),
+        Person("甲车间", "李二", HEAD, "li@x.example"),
+        Person("乙科", "王三", HEAD, "wang@x.example"),
+        Person("甲车间", "赵四", DEPUTY_SECRETARY, "zhao@x.example"),
+        Person("甲车间", "孙五", SECRETARY, "sun@x.example"),
+        Person("乙科", "张一", UNION_CHAIR, "zhang@x.example"),  # a hand-built roster may repeat an address
+    )
+    roster = Roster(units, people)
+    assert roster.by_email(" ZHANG@x.example ") is people[0]  # the first entry wins, as in the file
+    assert roster.by_email("nobody@x.example") is None and roster.by_email(None) is None
+    assert [p.name for p in roster.people_in("甲车间")] == ["张一", "李二", "赵四", "孙五"]  # file order
+    assert roster.head_of("乙科") is people[2] and roster.union_chair_of("乙科") is people[5]
+    assert roster.secretary_of("甲车间") is people[3]  # the first of 书记 and 副书记 in the file
+    assert roster.with_role("甲车间", HEAD, CADRE) == [people[0], people[1]]
+    assert roster.people_in("丙车间") == [] and roster.head_of("丙车间") is None
+    roster.people_in("甲车间").clear()  # callers get their own list
+    assert len(roster.people_in("甲车间")) == 4
+    # The indexes follow the people, also through dataclasses.replace, and take no part in equality.
+    fewer = dataclasses.replace(roster, people=people[:2])
+    assert fewer.people_in("乙科") == [] and fewer.by_email("wang@x.example") is None
+    assert roster == Roster(dict(units), tuple(people)) and "_by_unit" not in repr(roster)
 
 
 def test_roster_emails_are_normalised(tmp_path):

@@ -37,7 +37,13 @@ from bot.tracker import tracker_path, write_tracker
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 AS_OF = date(2026, 12, 8)
-RED_FILL = "00FFC7CE"  # openpyxl reads an RGB colour back with a 00 alpha byte
+RED_FILL = "FFC7CE"
+
+
+def _fill(cell) -> str:
+    """A cell's solid fill as RRGGBB; the alpha byte in front is the writer's (Excel ignores it)."""
+    assert cell.fill.fill_type == "solid"
+    return cell.fill.fgColor.rgb[-6:]
 
 
 @pytest.fixture
@@ -141,8 +147,8 @@ def test_tracker_overview_as_of_line_and_counts(book):
 
 def test_tracker_overview_cell_takes_worst_state_colour(book):
     ws = book["总览"]
-    assert ws["B3"].fill.fgColor.rgb == "00C6EFCE"  # team report received: green
-    assert ws["C3"].fill.fgColor.rgb == RED_FILL  # one personal report overdue outweighs the late one
+    assert _fill(ws["B3"]) == "C6EFCE"  # team report received: green
+    assert _fill(ws["C3"]) == RED_FILL  # one personal report overdue outweighs the late one
 
 
 def test_tracker_detail_overdue_first_and_red(book):
@@ -150,7 +156,7 @@ def test_tracker_detail_overdue_first_and_red(book):
     states = [r[4] for r in ws.iter_rows(min_row=2, values_only=True)]
     assert states == ["逾期未交", "逾期未交", "迟交", "待提交", "待提交", "已按时提交", "已按时提交"]
     assert ws["C2"].value == "陈静"  # the most working days late comes first
-    assert ws["E2"].fill.fgColor.rgb == RED_FILL
+    assert _fill(ws["E2"]) == RED_FILL
 
 
 def test_tracker_detail_dates_are_real_local_datetimes(book):
@@ -221,10 +227,19 @@ def test_tracker_failed_replace_leaves_no_temp_and_says_why(tmp_path, rows, log,
     assert list(tmp_path.iterdir()) == []
 
 
-def test_tracker_import_does_not_load_openpyxl():
+def test_tracker_import_does_not_load_a_spreadsheet_library():
     import subprocess
 
-    code = "import sys, bot.tracker; print('openpyxl' in sys.modules or 'pandas' in sys.modules)"
+    code = "import sys, bot.tracker; print(any(m in sys.modules for m in ('openpyxl', 'xlsxwriter', 'pandas')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=Path(__file__).resolve().parents[1], check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_tracker_control_characters_and_overlong_text_are_cut_to_what_excel_stores(tmp_path, rows, roster):
+    subject = "周报\x01\x1f" + "长" * 40000
+    log = [LogEntry("<c@x>", "x@y.example", datetime(2026, 12, 8, 1, 0, tzinfo=timezone.utc), NO_DOCUMENTS,
+                    subject=subject)]
+    book = load_workbook(write_tracker(tmp_path, AS_OF, rows, log, roster, SHANGHAI))
+    text = book["邮件日志"]["C2"].value
+    assert text.startswith("周报长") and len(text) == 32767
