@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Callable
 
-from bot.records import LogEntry
+from bot.records import LogEntry, Roster
 from bot.roster import load_roster
 from bot.settings import Settings
 from bot.sources import Source, source_for
@@ -41,7 +42,7 @@ def poll_once(settings: Settings, source: Source | None = None, stop=None) -> Po
     with Store.open(settings.paths.data) as store:
         source.open()
         try:
-            for raw in source.messages(store):
+            for raw in source.messages(store, _body_wanted(roster, settings.hr.address)):
                 from bot.intake.job import Context
                 from bot.intake.pipeline import process
 
@@ -50,6 +51,7 @@ def poll_once(settings: Settings, source: Source | None = None, stop=None) -> Po
                 if entry is not None:
                     report.recorded.append(entry)
                 source.done(raw)
+                del raw  # not held while the source reads the next one
                 if stop is not None and stop.is_set():
                     break
         finally:
@@ -61,3 +63,13 @@ def poll_once(settings: Settings, source: Source | None = None, stop=None) -> Po
     log.info("poll: %d new message(s) %s", len(report.recorded), report.counts())
     return report
 
+
+def _body_wanted(roster: Roster, hr_address: str) -> Callable[[bytes], bool]:
+    """The source's question "is this body worth downloading?", answered from the roster (bot.intake.triage)."""
+
+    def wants_body(header: bytes) -> bool:
+        from bot.intake.triage import body_wanted  # imported at the first message: idle polls skip it
+
+        return body_wanted(header, roster, hr_address)
+
+    return wants_body

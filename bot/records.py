@@ -94,14 +94,28 @@ class Person:
 
 @dataclass(frozen=True)
 class RawMessage:
-    """One delivery as a mailbox source hands it over."""
+    """One delivery as a mailbox source hands it over.
+
+    Usually the whole message. A source that can read a message's structure without its body
+    (IMAP: BODY[HEADER] and BODYSTRUCTURE) hands over only the header block of mail whose sender
+    cannot make it a submission (off the roster, or HR itself): complete is then False, and
+    structure lists its parts as the server describes them (contract: Containers).
+    """
 
     source_key: str  # unique within the source, e.g. "maildir:<name>" or "imap:INBOX:<validity>:<uid>"
-    data: bytes  # the whole message as delivered
+    data: bytes  # the whole message as delivered; only its header block when not complete
     received_at: datetime  # aware; when the server received it (never the Date header)
     # Source bookkeeping the store saves in the same transaction that records the message
     # (e.g. {"imap:INBOX": "<uidvalidity>:<uid>"}).
     checkpoint: dict[str, str] = field(default_factory=dict)
+    complete: bool = True  # False: the body was never downloaded
+    # Only when not complete: the parts that carry a file name or are not text, named by the same
+    # rules as decode (data empty); every leaf's type, name and size as one line each, which the
+    # content hash of such a message covers in place of the bytes it never had; and the first
+    # charset the message declares, anywhere in its structure (decode's hint for raw 8-bit headers).
+    structure: tuple[Part, ...] = ()
+    fingerprint: str = ""
+    charset: str | None = None
 
 
 @dataclass

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import re
 import signal
 import socket
+import textwrap
 import threading
 import time
+import urllib.parse
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from email import message_from_bytes
@@ -73,12 +76,12 @@ def record(store: Store, raw: RawMessage) -> int | None:
                                  documents=[], outgoing=[]))
 
 
-def poll(src: ImapSource, store: Store) -> list[RawMessage]:
+def poll(src: ImapSource, store: Store, wants_body=None) -> list[RawMessage]:
     """What hrbot's poll does with a source: open, record each message, done(), close."""
     src.open()
     got = []
     try:
-        for raw in src.messages(store):
+        for raw in src.messages(store, wants_body):
             assert record(store, raw) is not None
             src.done(raw)
             got.append(raw)
@@ -191,6 +194,15 @@ def test_imap_batches_by_size_fetch_ranges(dovecot, store):
     assert len(poll(src, store)) == 5
     fetches = [c for c in dovecot.sessions()[-1].splitlines() if "BODY.PEEK[]" in c]
     assert [f.split()[4] for f in fetches] == ["1:2", "3:4", "5"]
+
+
+def test_imap_lists_a_big_folder_in_uid_spans(dovecot, store, monkeypatch):
+    monkeypatch.setattr("bot.sources.imap_fetch.META_CHUNK", 2)
+    for i in range(5):
+        dovecot.append(message(i), DAY)
+    assert [r.data for r in poll(source(dovecot), store)] == [message(i) for i in range(5)]
+    listed = re.findall(r"UID FETCH (\S+) \(UID RFC822.SIZE", dovecot.sessions()[-1])
+    assert listed == ["1:2", "3:4", "5:*"]  # the last span stays open for mail arriving meanwhile
 
 
 def test_imap_since_skips_older_mail_on_first_run(dovecot, store):
@@ -490,6 +502,86 @@ def test_imap_whole_intake_flow_records_confirms_once_and_leaves_mail_unread(dov
     assert flags(dovecot) == {1: set()}
     *_, second = logouts(dovecot, 3)
     assert "body_count=0" in second
+
+
+def stranger_with_attachments(big: bytes) -> bytes:
+    """A partner's mail, the way Outlook and an RFC 2231 client name files, with a big scan and a forward."""
+    gbk_name = "=?gb2312?B?" + base64.b64encode("王珺的扫描件.pdf".encode("gbk")).decode() + "?="  # 珺: GBK only
+    utf8_name = urllib.parse.quote("合同附件（盖章版）.docx", safe="")
+    boundary = "----=_NextPart_partner"
+    lines = ["From: =?utf-8?B?" + base64.b64encode("张伟".encode()).decode() + "?= <zhangwei@partner.example>",
+             "To: hr@tengfei.example", "Subject: 合同扫描件", "Message-ID: <p1@partner.example>",
+             "MIME-Version: 1.0", f'Content-Type: multipart/mixed; boundary="{boundary}"', "",
+             f"--{boundary}", "Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: 8bit", "",
+             "您好，合同扫描件见附件。", f"--{boundary}",
+             f'Content-Type: application/pdf; name="{gbk_name}"', "Content-Transfer-Encoding: base64",
+             f'Content-Disposition: attachment; filename="{gbk_name}"', "",
+             *textwrap.wrap(base64.b64encode(big).decode(), 76), f"--{boundary}",
+             "Content-Type: application/octet-stream", "Content-Transfer-Encoding: base64",
+             f"Content-Disposition: attachment; filename*0*=utf-8''{utf8_name[:30]};", f" filename*1*={utf8_name[30:]}",
+             "", base64.b64encode(b"PK\x03\x04 not really a document").decode(), f"--{boundary}",
+             "Content-Type: message/rfc822", "",
+             "From: someone@partner.example", "Subject: =?utf-8?B?" + base64.b64encode("原始邮件".encode()).decode() + "?=",
+             "", "转发的原文。", f"--{boundary}--", ""]
+    return "\r\n".join(lines).encode()
+
+
+def test_imap_stranger_mail_is_logged_from_its_structure_without_its_body(dovecot, settings):
+    from bot.demo import build_message
+    from bot.poll import poll_once
+    from bot.reports import log_entries
+    from parsers import forms
+
+    report = ("王珺个人述职报告.docx", forms.fill_personal_report("合成车间", "王珺", "副职"))
+    member = build_message("lijianguo@tengfei.example", "李建国", "hr@tengfei.example", "述职报告", "请查收。",
+                           [report], sent=DAY, message_id="<r1@tengfei.example>")
+    own = build_message("hr@tengfei.example", "人力资源科", "hr@tengfei.example", "通知", "附件为模板。",
+                        [("模板.docx", b"PK\x03\x04")], sent=DAY, message_id="<own@tengfei.example>")
+    dovecot.append(stranger_with_attachments(os.urandom(3 * 1024 * 1024)), DAY)  # UID 1
+    dovecot.append(member, DAY + timedelta(minutes=1))  # UID 2
+    dovecot.append(own, DAY + timedelta(minutes=2))  # UID 3: the last one is header-only too
+    settings = replace(settings, mailbox=mailbox(dovecot))
+    dovecot.clear_sessions()
+    first = poll_once(settings, source=ImapSource(settings.mailbox, dovecot.password))
+    assert [e.outcome for e in first.recorded] == ["unknown_sender", "accepted", "own_mail"]
+    stranger, accepted, hr_mail = log_entries(settings)
+    assert (stranger.message_id, stranger.from_addr) == ("<p1@partner.example>", "zhangwei@partner.example")
+    assert [(a.filename, a.outcome, a.reason) for a in stranger.attachments] == [
+        ("王珺的扫描件.pdf", "ignored", "邮件未处理（unknown_sender）"),
+        ("合同附件（盖章版）.docx", "ignored", "邮件未处理（unknown_sender）"),
+        ("原始邮件.eml", "ignored", "邮件未处理（unknown_sender）"),
+    ]
+    assert accepted.attachments[0].person == "王珺"
+    assert [a.filename for a in hr_mail.attachments] == ["模板.docx"]
+    assert len(list(settings.paths.outbox.glob("*.eml"))) == 1  # the confirmation, to the roster member only
+    [session] = [s for s in dovecot.sessions() if "EXAMINE" in s]
+    assert re.findall(r"UID FETCH (\S+) \((UID BODY.PEEK\[\]|UID BODY.PEEK\[HEADER\] BODYSTRUCTURE)\)", session) == [
+        ("1:3", "UID BODY.PEEK[HEADER] BODYSTRUCTURE"), ("2", "UID BODY.PEEK[]")]
+    with Store.open(settings.paths.data) as store:
+        assert store.get_state("imap:INBOX").endswith(":3")  # the checkpoint rode on the header-only UID 3
+    assert poll_once(settings, source=ImapSource(settings.mailbox, dovecot.password)).recorded == []
+    *_, read, idle = logouts(dovecot, 3 + 2)
+    assert "body_count=1 " in read  # only the roster member's message was downloaded
+    assert "body_count=0 " in idle and "hdr_count=0 " in idle
+    assert flags(dovecot) == {1: set(), 2: set(), 3: set()}
+
+
+def test_imap_header_first_fetches_bodies_in_byte_bounded_ranges(dovecot, store):
+    for i in range(6):
+        dovecot.append(message(i, body="x" * 4000), DAY)  # from the roster: every body wanted
+    dovecot.append(stranger_with_attachments(b"scan"), DAY)  # UID 7: header only
+    src = source(dovecot)
+    src.batch_bytes, src.header_batch = 9000, 4  # two bodies a batch, four headers a batch
+    got = poll(src, store, wants_body=lambda header: b"partner.example" not in header)
+    assert [r.complete for r in got] == [True] * 6 + [False]
+    assert [p.filename for p in got[-1].structure] == ["王珺的扫描件.pdf", "合同附件（盖章版）.docx", "原始邮件.eml"]
+    assert got[-1].data.endswith(b"\r\n\r\n") and b"scan" not in got[-1].data
+    fetches = [line.split(" ", 5)[4:] for line in dovecot.sessions()[-1].splitlines() if "UID FETCH" in line]
+    assert fetches[1:] == [["1:4", "(UID BODY.PEEK[HEADER] BODYSTRUCTURE)"],
+                           ["1:2", "(UID BODY.PEEK[])"], ["3:4", "(UID BODY.PEEK[])"],
+                           ["5:7", "(UID BODY.PEEK[HEADER] BODYSTRUCTURE)"],
+                           ["5:6", "(UID BODY.PEEK[])"]]
+    assert store.get_state("imap:INBOX").endswith(":7")
 
 
 # --- pure helpers -------------------------------------------------------------

@@ -203,3 +203,76 @@ def test_store_file_and_saved_attachments_are_private(settings):
     with Store.open(data) as store:
         [entry] = store.log()
     assert entry.attachments[0].saved_as.startswith("files/") and "王珺" not in entry.attachments[0].saved_as
+
+
+# --- mail the source read header-only (IMAP: header block and BODYSTRUCTURE) ---------------------
+
+
+def header_only(raw: bytes, key: str, parts=(), fingerprint: str = "application/pdf\tattachment\tscan.pdf\tbase64\t4096"):
+    """What the IMAP source hands over for mail whose body it did not download."""
+    from bot.records import RawMessage
+
+    head = raw[: raw.index(b"\r\n\r\n") + 4] if b"\r\n\r\n" in raw else raw[: raw.index(b"\n\n") + 2]
+    return RawMessage(source_key=key, data=head, received_at=at("2026-12-03T10:00"), checkpoint={"test": key},
+                      complete=False, structure=tuple(parts), fingerprint=fingerprint)
+
+
+def intake(settings):
+    from bot.intake.job import Context
+    from bot.roster import load_roster
+    from bot.workdays import WorkCalendar
+
+    store = Store.open(settings.paths.data)
+    return store, Context(settings=settings, roster=load_roster(settings.config_dir), store=store,
+                          calendar=WorkCalendar.load(settings.config_dir))
+
+
+def test_header_only_stranger_mail_is_logged_with_its_structure_and_twice_is_a_duplicate(settings):
+    from bot.intake.pipeline import process
+    from bot.records import Part
+
+    raw = build_message("zhangwei@partner.example", "张伟", HR, "合同扫描件", "见附件。", [], sent=at("2026-12-03T09:00"),
+                        message_id="<p1@partner.example>")
+    parts = [Part(filename="合同.pdf", content_type="application/pdf", data=b"")]
+    store, ctx = intake(settings)
+    with store:
+        first = process(header_only(raw, "imap:INBOX:1:1", parts), ctx)
+        again = process(header_only(raw, "imap:INBOX:1:2", parts), ctx)
+        other = process(header_only(raw, "imap:INBOX:1:3", parts, fingerprint="application/pdf\t\t合同.pdf\tbase64\t9"), ctx)
+        assert store.get_state("test") == "imap:INBOX:1:3"  # the checkpoint rides on header-only mail too
+    assert (first.outcome, first.from_addr, first.message_id) == ("unknown_sender", "zhangwei@partner.example",
+                                                                  "<p1@partner.example>")
+    assert [(a.filename, a.outcome, a.reason) for a in first.attachments] == [
+        ("合同.pdf", "ignored", "邮件未处理（unknown_sender）")]
+    assert again.outcome == "duplicate"
+    assert other.outcome == "unknown_sender"  # the same Message-ID on another structure is another message
+    assert outbox_messages(settings) == []
+
+
+def test_header_only_roster_mail_is_rejected_never_judged_without_its_body(settings):
+    from bot.intake.pipeline import process
+
+    raw = build_message(HEAD[0], HEAD[1], HR, "述职报告", "请查收。", [report()], message_id="<r9@tengfei.example>")
+    store, ctx = intake(settings)
+    with store:
+        entry = process(header_only(raw, "imap:INBOX:1:1"), ctx)
+    assert entry.outcome == "rejected" and "正文未下载" in entry.reason
+    assert not (settings.paths.data / "quarantine").exists()  # a header block is no copy of the mail
+    assert outbox_messages(settings) == []
+
+
+def test_body_wanted_only_for_roster_senders_read_as_decode_reads_them(settings):
+    from bot.intake.triage import body_wanted
+    from bot.roster import load_roster
+
+    roster = load_roster(settings.config_dir)
+
+    def wanted(from_value: bytes) -> bool:
+        return body_wanted(b"From: " + from_value + b"\r\nSubject: x\r\n\r\n", roster, HR)
+
+    assert wanted(b"=?utf-8?B?5p2O5bu65Zu9?= <LiJianGuo@tengfei.example>")
+    assert not wanted(b"zhangwei@partner.example")
+    assert not wanted(HR.encode())  # own mail: its body is never needed
+    assert not wanted(b'"lijianguo@tengfei.example" <evil@elsewhere.example>')  # a display name identifies nobody
+    assert wanted("李建国 <lijianguo@tengfei.example>".encode("gbk"))  # raw 8-bit: only the whole message tells
+    assert not body_wanted(b"Subject: no sender\r\n\r\n", roster, HR)

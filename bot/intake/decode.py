@@ -7,8 +7,10 @@ import email
 import hashlib
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from email.message import Message
+from email.feedparser import FeedParser
+from email.parser import BytesParser
 from email.policy import Compat32
 from html.parser import HTMLParser
 
@@ -61,7 +63,7 @@ def decode(raw: bytes) -> Mail:
 
 
 def _decode(raw: bytes) -> Mail:
-    msg = email.message_from_bytes(repair_header_block(raw), policy=POLICY)
+    msg = _parse(repair_header_block(raw))
     leaves = list(_leaves(msg, 0, False))
     hint = _declared_charset([msg, *(leaf for leaf, _ in leaves)])
     from_addr, from_name = sender(_header(msg, "From"), hint)
@@ -90,6 +92,82 @@ def _decode(raw: bytes) -> Mail:
         content_hash=content_hash(from_addr, subject, text, parts),
         in_reply_to=_token(msg, "In-Reply-To"),
         references=_token(msg, "References"),
+    )
+
+
+_FEED_CHUNK = 1 << 20
+
+
+def _parse(raw: bytes) -> Message:
+    """email.message_from_bytes, fed a slice at a time.
+
+    The same parse (BytesParser reads bytes as ASCII with surrogate escapes, then feeds the
+    FeedParser), without the whole message as one more str and a StringIO copy of that: a 34 MB
+    message cost some 150 MB more at its peak. ASCII decoding is per byte, so any cut is safe.
+    """
+    parser = FeedParser(policy=POLICY)
+    view = memoryview(raw)
+    for start in range(0, len(raw), _FEED_CHUNK):
+        parser.feed(str(view[start:start + _FEED_CHUNK], "ascii", "surrogateescape"))
+    return parser.close()
+
+
+def _base64(stored: str) -> bytes:
+    """A base64 body as lenient_base64 reads it; a clean one straight from the parsed str.
+
+    Without padding inside and with a whole number of quanta, binascii (which skips line breaks
+    and other non-alphabet characters) gives the very same bytes, without the three copies of
+    the encoded text lenient_base64 makes on its way: they were most of a big attachment's peak.
+    """
+    first_pad = stored.find("=")
+    if stored.isascii() and (first_pad < 0 or not stored[first_pad:].strip("=\r\n\t ")):
+        try:
+            return binascii.a2b_base64(stored)
+        except (binascii.Error, ValueError):
+            pass  # a truncated or mis-padded body: read leniently below
+    return lenient_base64(to_bytes(stored))
+
+
+def parse_head(header: bytes) -> Message:
+    """The header block alone parsed as decode parses a whole message's: same repairs, same policy."""
+    return BytesParser(policy=POLICY).parsebytes(repair_header_block(header), headersonly=True)
+
+
+def decode_head(header: bytes, parts: Sequence[Part], fingerprint: str, charset: str | None = None) -> Mail:
+    """A message known by its header block and structure only: the source never downloaded its body.
+
+    Sender, subject and identifiers are read as decode reads them, `charset` (the first one the
+    structure declares) standing in for the hint decode takes from the body parts' headers. The
+    parts are the source's (named from the structure by the same rules, data empty); there is no
+    text. Without the bytes, the content hash covers what is known: sender, subject, Message-ID,
+    Date and every leaf's type, name and size (the fingerprint). So duplicates of mail whose body
+    was never read are judged by these: a stranger's mail delivered twice is a duplicate when all
+    of them agree, and a reused Message-ID on another structure is a new message.
+    """
+    header = bytes(header)
+    try:
+        msg = parse_head(header)
+        hint = _charset(msg) or charset
+        from_addr, from_name = sender(_header(msg, "From"), hint)
+        subject = decode_words(_header(msg, "Subject") or "", hint).strip()
+        date = unfold(_header(msg, "Date") or "").strip()
+        message_id = _token(msg, "Message-ID")
+        in_reply_to, references = _token(msg, "In-Reply-To"), _token(msg, "References")
+    except Exception:  # noqa: BLE001 - the contract: decode never raises
+        log.warning("decode could not read a %d-byte header block", len(header), exc_info=True)
+        msg, from_addr, from_name, subject, date = Message(policy=POLICY), None, "", "", ""
+        message_id = in_reply_to = references = None
+    return Mail(
+        message_id=message_id,
+        from_addr=from_addr,
+        from_name=from_name,
+        subject=subject,
+        text="",
+        parts=list(parts),
+        headers=msg,
+        content_hash=head_hash(from_addr, subject, message_id, date, fingerprint),
+        in_reply_to=in_reply_to,
+        references=references,
     )
 
 
@@ -242,7 +320,7 @@ def _payload(leaf: Message) -> bytes:
         return _message_bytes(leaf)
     cte = _transfer_encoding(leaf)
     if cte == "base64":
-        return lenient_base64(to_bytes(_stored(leaf)))
+        return _base64(_stored(leaf))
     data = leaf.get_payload(decode=True)
     return data if isinstance(data, bytes) else b""
 
@@ -376,6 +454,19 @@ def content_hash(from_addr: str | None, subject: str, text: str, parts: list[Par
     texts = (from_addr or "", subject, text)
     fields = [*(t.encode("utf-8", "surrogatepass") for t in texts), *map(_hashed_bytes, parts)]
     for field in fields:
+        digest.update(b"%d:" % len(field))
+        digest.update(field)
+    return digest.hexdigest()
+
+
+def head_hash(from_addr: str | None, subject: str, message_id: str | None, date: str, fingerprint: str) -> str:
+    """sha256 over what is known of a message whose body was never read (decode_head), length-prefixed.
+
+    Prefixed with its own label, so it never equals a whole message's content_hash.
+    """
+    digest = hashlib.sha256(b"header-only\n")
+    for text in (from_addr or "", subject, message_id or "", date, fingerprint):
+        field = text.encode("utf-8", "surrogatepass")
         digest.update(b"%d:" % len(field))
         digest.update(field)
     return digest.hexdigest()

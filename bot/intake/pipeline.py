@@ -14,8 +14,8 @@ from datetime import datetime
 from pathlib import Path
 
 from bot.crashpoints import crash_point, sweep_stale_temp_files, temp_name
-from bot.intake import checks, confirm, extract, limits
-from bot.intake.decode import decode
+from bot.intake import checks, confirm, extract, limits, triage
+from bot.intake.decode import decode, decode_head
 from bot.intake.charsets import decode_raw
 from bot.intake.job import Context, Job, Stop
 from bot.records import ACCEPTED, IGNORED, REJECTED, AttachmentLog, LogEntry, Mail, RawMessage
@@ -32,6 +32,7 @@ HANDLERS = (
     checks.bounce,
     checks.auto_reply,
     checks.sender,
+    triage.downloaded,  # nothing after this may meet a message whose body was never downloaded
     checks.authenticated,
     extract.documents,
     confirm.confirmation,
@@ -55,7 +56,7 @@ def process(raw: RawMessage, ctx: Context) -> LogEntry | None:
         log.exception("intake: %s failed in a handler", mail.message_id)
         entry.outcome, entry.reason = REJECTED, f"处理时出错：{_one_line(error)}"
         job.documents, job.outgoing = [], []
-    if entry.outcome == REJECTED:
+    if entry.outcome == REJECTED and raw.complete:  # a header block alone is no copy worth keeping
         quarantined_as = quarantine(ctx.store.data_dir, raw.data)
     if entry.outcome != ACCEPTED or not entry.attachments:
         entry.attachments = entry.attachments or structure_only(mail, entry.outcome)
@@ -76,7 +77,10 @@ def _decode(raw: RawMessage, caps: Limits) -> Mail:
     """The decoded message; of one over the size limit only its header block, so its body is never parsed.
 
     Its content hash is then the raw bytes' own, since the body never entered the decoded one.
+    A message the source read header-only (not complete) is decoded from that and its structure.
     """
+    if not raw.complete:
+        return decode_head(raw.data, raw.structure, raw.fingerprint, raw.charset)
     if not limits.oversized(raw.data, caps):
         return decode(raw.data)
     mail = decode(limits.header_block(raw.data))

@@ -3,18 +3,22 @@
 A source is a small class with the same four methods (as Django's mail backends are):
 
     open()                      connect / check the mailbox exists
-    messages(store) -> iterator of RawMessage not yet recorded, oldest first
+    messages(store, wants_body=None) -> iterator of RawMessage not yet recorded, oldest first
     done(raw)                   the message was recorded (a source may move it, if configured)
     close()
 
-It never decides anything about a message: the intake does. The checkpoint a source needs to
+It never decides anything about a message: the intake does. `wants_body(header block) -> bool`
+is the intake's answer to "can this message's body carry a submission?": a source that can read
+a message's header block and structure without its body (IMAP) downloads only the bodies it
+wants and hands the others over header-only (RawMessage.complete False, parts in .structure);
+the others (Maildir files, EWS MIME) read every message whole and ignore it. The checkpoint a source needs to
 resume (IMAP UIDVALIDITY and last UID, an EWS sync state) travels in RawMessage.checkpoint and
 is saved by the store in the same transaction that records the message.
 """
 
 from __future__ import annotations
 
-from typing import Iterator, Protocol
+from typing import Callable, Iterator, Protocol
 
 from bot.errors import ConfigError
 from bot.records import RawMessage
@@ -24,7 +28,7 @@ from bot.settings import Settings
 class Source(Protocol):
     def open(self) -> None: ...
 
-    def messages(self, store) -> Iterator[RawMessage]: ...
+    def messages(self, store, wants_body: Callable[[bytes], bool] | None = None) -> Iterator[RawMessage]: ...
 
     def done(self, raw: RawMessage) -> None: ...
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime, time, timezone
@@ -158,7 +158,8 @@ class EwsSource:
             self.folder = find_folder(self.account, self.mailbox.folder)
         log.debug("EWS: reading %s of %s at %s", self.mailbox.folder, self.address, endpoint(self.mailbox))
 
-    def messages(self, store: Store) -> Iterator[RawMessage]:
+    def messages(self, store: Store, wants_body: Callable[[bytes], bool] | None = None) -> Iterator[RawMessage]:
+        """New items as MIME, whole (wants_body unused: EWS hands over each item's MIME in one piece)."""
         state = store.get_state(self.state_key)
         while True:
             changes, new_state, last = self._sync_page(state)

@@ -5,6 +5,10 @@ store saves it in the transaction that records the message. A poll with nothing 
 EXAMINE (UIDNEXT tells) and fetches no body. When there is no usable checkpoint (first run, or the
 server changed UIDVALIDITY) the folder is read again from `since`, and messages whose Message-ID
 the store already has are skipped, so nothing is recorded twice.
+
+Given `wants_body` (the poll says who can send a submission), new mail is read header first: the
+header block and BODYSTRUCTURE of each message, then the bodies of only the messages it wants.
+The others are handed on as header-only RawMessages (complete=False) listing their parts.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 from imapclient import DELETED, IMAPClient
 
@@ -22,7 +26,15 @@ from bot.errors import MailboxError
 from bot.records import RawMessage
 from bot.settings import Mailbox
 from bot.sources import imap_connect
-from bot.sources.imap_fetch import BATCH_BYTES, Meta, batches, fetch_bodies, fetch_meta
+from bot.sources.imap_fetch import (
+    BATCH_BYTES,
+    HEADER_BATCH,
+    Fetched,
+    Meta,
+    fetch_meta_from,
+    read_header_first,
+    read_whole,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +65,7 @@ class ImapSource:
     """One IMAP folder as a Source; also answers `hrbot check` and waits for mail (IDLE) for the service."""
 
     batch_bytes = BATCH_BYTES
+    header_batch = HEADER_BATCH
     idle_renew_s = IDLE_RENEW_S
 
     def __init__(self, mailbox: Mailbox, password: str):
@@ -78,27 +91,32 @@ class ImapSource:
     def close(self) -> None:
         self._disconnect(polite=True)
 
-    def messages(self, store) -> Iterator[RawMessage]:
+    def messages(self, store, wants_body: Callable[[bytes], bool] | None = None) -> Iterator[RawMessage]:
+        """The new messages, oldest first; with `wants_body`, header first and bodies only where it says so."""
         with self._errors():
             validity, todo, known_uids, upto = self._plan(store)
         if todo:
             log.info("imap: %s has %d new message(s)", self.folder, len(todo))
+        if wants_body is None:
+            reader = read_whole(self._client, todo, known_uids, self.batch_bytes)
+        else:
+            reader = read_header_first(self._client, todo, known_uids, wants_body, self.batch_bytes,
+                                       self.header_batch)
         last_yielded = 0
-        for batch in batches(todo, self.batch_bytes):
+        while True:
             with self._errors():
-                bodies = fetch_bodies(self._client, batch, known_uids)
-            for meta in batch:
-                data = bodies.get(meta.uid)
-                if data is None:
-                    log.info("imap: %s UID %d vanished before it was read", self.folder, meta.uid)
-                    continue
-                last_yielded = meta.uid
-                yield RawMessage(
-                    source_key=f"imap:{self.folder}:{validity}:{meta.uid}",
-                    data=data,
-                    received_at=meta.received_at,
-                    checkpoint={self.state_key: f"{validity}:{meta.uid}"},
-                )
+                fetched = next(reader, None)
+            if fetched is None:
+                break
+            if fetched.data is None:
+                log.info("imap: %s UID %d vanished before it was read", self.folder, fetched.meta.uid)
+                continue
+            last_yielded = fetched.meta.uid
+            raw = self._raw(validity, fetched)
+            # Only the consumer holds the message now: no copy of it waits here while the next is read.
+            del fetched
+            yield raw
+            del raw
         # Every message up to `upto` was recorded or deliberately skipped (before `since`, already
         # recorded, vanished): move the checkpoint past the skipped ones so the next poll stays cheap.
         if upto > last_yielded and _checkpoint(store.get_state(self.state_key)) != (validity, upto):
@@ -171,6 +189,19 @@ class ImapSource:
 
     # --- internals ----------------------------------------------------------
 
+    def _raw(self, validity: int, fetched: Fetched) -> RawMessage:
+        meta, structure = fetched.meta, fetched.structure
+        return RawMessage(
+            source_key=f"imap:{self.folder}:{validity}:{meta.uid}",
+            data=fetched.data,
+            received_at=meta.received_at,
+            checkpoint={self.state_key: f"{validity}:{meta.uid}"},
+            complete=structure is None,
+            structure=structure.parts if structure is not None else (),
+            fingerprint=structure.fingerprint if structure is not None else "",
+            charset=structure.charset if structure is not None else None,
+        )
+
     def _plan(self, store) -> tuple[int, list[Meta], list[int], int]:
         """(UIDVALIDITY, the messages to read, every UID listed, the highest UID now accounted for)."""
         client = self._require()
@@ -182,7 +213,7 @@ class ImapSource:
             last = checkpoint[1]
             if uidnext is not None and uidnext <= last + 1:
                 return validity, [], [], last
-            metas = fetch_meta(client, f"{last + 1}:*", above=last)
+            metas = fetch_meta_from(client, last + 1, uidnext, info.get(b"EXISTS", 0), above=last)
             uids = [m.uid for m in metas]
             return validity, metas, uids, max([last, *uids])
         if checkpoint is not None:
@@ -198,7 +229,7 @@ class ImapSource:
             if not found:
                 return validity, [], [], upto
             start = min(found)
-        listed = fetch_meta(client, f"{start}:*", with_message_id=True)
+        listed = fetch_meta_from(client, start, uidnext, info[b"EXISTS"], with_message_id=True)
         uids = [m.uid for m in listed]
         todo = [m for m in listed
                 if (since is None or m.received_at.date() >= since) and not _recorded(store, m.message_id)]

@@ -7,7 +7,7 @@ import os
 import re
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from bot.errors import MailboxError
 from bot.records import RawMessage
@@ -26,7 +26,8 @@ class MaildirSource:
         if not (self.path / "new").is_dir() and not (self.path / "cur").is_dir():
             raise MailboxError(f"邮件目录 {self.path} 不是 Maildir（缺少 new/ 和 cur/ 子目录）")
 
-    def messages(self, store) -> Iterator[RawMessage]:
+    def messages(self, store, wants_body: Callable[[bytes], bool] | None = None) -> Iterator[RawMessage]:
+        """Every file not recorded yet, whole: reading a local file costs nothing worth saving (wants_body unused)."""
         known = store.delivered_keys("maildir:")
         pending = []
         for sub in ("new", "cur"):
