@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import sys
@@ -151,6 +150,8 @@ def _today(settings) -> date:
 
 
 def _print_json(value) -> None:
+    import json
+
     print(json.dumps(value, ensure_ascii=False, indent=2))
 
 
@@ -230,6 +231,8 @@ def cmd_calendar(args) -> int:
     settings = _settings(args)
     result = meeting_deadlines(settings.season, WorkCalendar.load(settings.config_dir), args.meeting)
     if args.json:
+        import json
+
         print(json.dumps(result.to_json(), ensure_ascii=False))
     else:
         note = "（日期暂定：涉及尚未公布节假日安排的年份）" if result.provisional else ""

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from email.message import Message
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # only a type here; the idle poll should not import the email package for it
+    from email.message import Message
 
 # The items of a season (contract: "What is expected of each unit").
 MEETING_REQUEST = "meeting_request"

@@ -11,8 +11,6 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from email.parser import BytesHeaderParser
-from email.policy import compat32
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator
 
 from imapclient import IMAPClient
@@ -228,7 +226,9 @@ def uid_sets(wanted: list[int], known_uids: list[int]) -> list[str]:
 
 def header_message_id(header: bytes) -> str | None:
     """The Message-ID header's value, unfolded and trimmed (as the intake keeps it)."""
-    value = BytesHeaderParser(policy=compat32).parsebytes(header).get("Message-ID")
+    from email.parser import BytesHeaderParser  # only after a UIDVALIDITY change
+
+    value = BytesHeaderParser().parsebytes(header).get("Message-ID")
     if value is None:
         return None
     value = re.sub(r"\s+", " ", str(value)).strip()
