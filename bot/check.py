@@ -62,7 +62,10 @@ def _mailbox(settings: Settings) -> Iterator[Line]:
                         for _ in (box.path / sub).iterdir())
             yield f"收件箱（Maildir）{box.path}：共 {count} 封", True
         else:
-            yield f"收件箱（Exchange）{box.service_endpoint or box.server} 连接成功", True
+            count = source.message_count()
+            where = box.service_endpoint or box.server
+            yield (f"收件箱（Exchange）{where} 连接成功；文件夹 {box.folder}"
+                   + (f" 共 {count} 封" if count is not None else "")), True
     except HrbotError as error:
         yield f"收件箱（{box.kind}）：{error}", False
     finally:

@@ -9,8 +9,8 @@ from bot import deadlines
 from bot.records import ITEM_TITLES, LogEntry, Roster, StatusRow
 from bot.roster import load_roster
 from bot.settings import Settings
-from bot.store import Store
-from bot.tracker import STATE_LABELS
+from bot.store import OutboxRow, Store
+from bot.tracker import OUTBOX_STATE_LABELS, OUTGOING_KIND_LABELS, STATE_LABELS
 from bot.workdays import WorkCalendar
 
 
@@ -37,7 +37,16 @@ def write_tracker_for(settings: Settings, as_of: date) -> Path:
 
     roster = load_roster(settings.config_dir)
     rows = status_rows(settings, as_of, roster)
-    return write_tracker(settings.paths.tracker, as_of, rows, log_entries(settings), roster, settings.season.timezone)
+    return write_tracker(settings.paths.tracker, as_of, rows, log_entries(settings), roster, settings.season.timezone,
+                         kept_aside_mail(settings))
+
+
+def kept_aside_mail(settings: Settings) -> list[OutboxRow]:
+    """Outgoing mail a sender refused for good, or whose sending was cut off: HR must look."""
+    from bot.senders import kept_aside
+
+    with Store.open(settings.paths.data) as store:
+        return kept_aside(store)
 
 
 def status_table(rows: list[StatusRow]) -> str:
@@ -50,11 +59,16 @@ def status_table(rows: list[StatusRow]) -> str:
     return "\n".join(lines)
 
 
-def log_table(entries: list[LogEntry]) -> str:
+def log_table(entries: list[LogEntry], outgoing: list[OutboxRow] = ()) -> str:
     lines = []
     for e in entries:
         lines.append(f"{e.received_at:%Y-%m-%d %H:%M}\t{e.from_addr or '-'}\t{e.outcome}\t{e.reason}")
         for a in e.attachments:
             what = ITEM_TITLES.get(a.item, "") if a.item else ""
             lines.append(f"\t{a.filename or '（无名）'}\t{a.outcome}\t{what}\t{a.person or ''}\t{a.reason}")
+    if outgoing:
+        lines.append(f"\n需要人工处理的发出邮件（{len(outgoing)} 封）：")
+        for row in outgoing:
+            lines.append(f"{row.created_at:%Y-%m-%d %H:%M}\t{OUTGOING_KIND_LABELS.get(row.kind, row.kind)}\t"
+                         f"{', '.join(row.recipients)}\t{OUTBOX_STATE_LABELS.get(row.state, row.state)}\t{row.last_error}")
     return "\n".join(lines)

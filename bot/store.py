@@ -10,7 +10,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 from bot.errors import StoreError
-from bot.records import ACCEPTED, Arrival, AttachmentLog, Document, LogEntry, RawMessage
+from bot.records import Arrival, AttachmentLog, Document, LogEntry, RawMessage
 
 STORE_FILE = "hrbot.sqlite3"
 
@@ -294,9 +294,6 @@ class Store:
             "SELECT unit, meeting_date FROM documents WHERE meeting_date IS NOT NULL ORDER BY received_at, id"
         )
         return {unit: date.fromisoformat(day) for unit, day in rows}
-
-    def accepted_count(self) -> int:
-        return self.db.execute("SELECT count(*) FROM messages WHERE outcome = ?", (ACCEPTED,)).fetchone()[0]
 
     # --- outbox -----------------------------------------------------------
 

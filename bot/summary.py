@@ -31,7 +31,8 @@ from bot.reports import write_tracker_for
 from bot.roster import load_roster
 from bot.settings import Settings
 from bot.store import Outgoing, Store
-from bot.tracker import MAIL_OUTCOME_LABELS, STATE_LABELS
+from bot.senders import kept_aside
+from bot.tracker import MAIL_OUTCOME_LABELS, OUTGOING_KIND_LABELS, STATE_LABELS
 from bot.workdays import CALENDAR_DIR, WorkCalendar
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,6 @@ LAST_AT_KEY = "summary:last_at"  # when: "arrived since" starts there
 
 STATE_ORDER = (OVERDUE, LATE, PENDING, RECEIVED)  # what HR chases first
 NEEDS_A_LOOK = (REJECTED, UNKNOWN_SENDER, NO_DOCUMENTS)
-OUTGOING_KINDS = {"confirmation": "回执", "reminder": "提醒", "kickoff": "启动通知", KIND: "进度日报"}
 
 
 @dataclass(frozen=True)
@@ -171,8 +171,8 @@ def _attention(settings: Settings, roster: Roster, store: Store, rows: list[Stat
         if entry.received_at <= since:
             continue
         notes.extend(_mail_notes(entry, settings))
-    for row in store.outbox("failed", "uncertain"):
-        kind = OUTGOING_KINDS.get(row.kind, row.kind)
+    for row in kept_aside(store):
+        kind = OUTGOING_KIND_LABELS.get(row.kind, row.kind)
         notes.append(f"发给 {', '.join(row.recipients)} 的{kind}未能确认发出：{row.last_error}")
     undated = [r.unit for r in rows if r.item == TEAM_REPORT and r.due is None]
     if undated:

@@ -36,12 +36,15 @@ from .records import (
 
 if TYPE_CHECKING:  # XlsxWriter is imported lazily: the idle mail poll must not pay for it
     from xlsxwriter import Workbook
+
+    from .store import OutboxRow
     from xlsxwriter.format import Format
 
 FILE_PREFIX = "考核材料跟踪表"
 SHEET_OVERVIEW = "总览"
 SHEET_DETAIL = "明细"
 SHEET_LOG = "邮件日志"
+SHEET_OUTBOX = "发信问题"
 
 STATE_LABELS = {RECEIVED: "已按时提交", LATE: "迟交", OVERDUE: "逾期未交", PENDING: "待提交"}
 MAIL_OUTCOME_LABELS = {
@@ -54,6 +57,8 @@ MAIL_OUTCOME_LABELS = {
     NO_DOCUMENTS: "未识别到材料",
     REJECTED: "已拒收",
 }
+OUTGOING_KIND_LABELS = {"confirmation": "回执", "reminder": "提醒", "kickoff": "启动通知", "summary": "进度日报"}
+OUTBOX_STATE_LABELS = {"failed": "发送失败（服务器拒收）", "uncertain": "结果不明，需人工核对"}
 PART_OUTCOME_LABELS = {ACCEPTED: "已登记", IGNORED: "已忽略", DUPLICATE: "重复", REJECTED: "已拒收"}
 # The contract's machine reasons that HR should read in Chinese; other reasons are already HR text.
 REASON_LABELS = {"unpacked": "已解包"}
@@ -106,8 +111,12 @@ def write_tracker(
     log: list[LogEntry],
     roster: Roster,
     season_tz: tzinfo,
+    kept_aside: list[OutboxRow] = (),
 ) -> Path:
-    """Write the tracker workbook for `as_of` into `folder`, atomically, and return its path."""
+    """Write the tracker workbook for `as_of` into `folder`, atomically, and return its path.
+
+    kept_aside: the outgoing mail a sender refused for good or whose fate is unknown.
+    """
     folder = Path(folder)
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     target = tracker_path(folder, as_of)
@@ -117,6 +126,7 @@ def write_tracker(
         (SHEET_OVERVIEW, _overview_table(rows, unit_order), _overview_banner(as_of)),
         (SHEET_DETAIL, _detail_table(rows, roster, unit_order, season_tz), None),
         (SHEET_LOG, _log_table(log, roster, season_tz), None),
+        (SHEET_OUTBOX, _outbox_table(kept_aside, season_tz), None),
     )
 
     def write(handle) -> None:
@@ -248,6 +258,16 @@ def _log_table(log: list[LogEntry], roster: Roster, season_tz: tzinfo) -> _Table
                 ITEM_TITLES.get(part.item, part.item) if part.item else None,
                 part.unit, part.person,
             ], fills)
+    return table
+
+
+def _outbox_table(kept_aside: list[OutboxRow], season_tz: tzinfo) -> _Table:
+    """Outgoing mail that needs a person: refused for good, or cut off while being sent."""
+    table = _Table(["写入时间", "类别", "收件人", "状态", "原因", "尝试次数"], [DATETIME, TEXT, TEXT, TEXT, TEXT, INT])
+    for row in kept_aside:
+        table.add([_local(row.created_at, season_tz), OUTGOING_KIND_LABELS.get(row.kind, row.kind),
+                   ", ".join(row.recipients), OUTBOX_STATE_LABELS.get(row.state, row.state),
+                   row.last_error or None, row.attempts], {3: RED})
     return table
 
 

@@ -282,3 +282,26 @@ def test_deliver_spool_writes_files_and_sends_nothing(tmp_path, server):
         assert sorted(p.name for p in settings.paths.outbox.glob("*.eml")) == sorted(r.file for r in rows)
         assert (settings.paths.outbox / rows[0].file).read_bytes() == rows[0].eml
     assert server.received == []
+
+
+def test_refused_mail_is_shown_in_the_log_and_the_tracker(settings, store, server, capsys):
+    import shutil
+
+    from openpyxl import load_workbook
+
+    from bot.cli import main
+
+    for name in ("units.csv", "people.csv"):
+        shutil.copy(REPO_CONFIG.parent / name, settings.config_dir / name)
+    queue(settings, store)
+    server.reply_next("550 5.1.1 User unknown", at="rcpt")
+    deliver(settings, store)
+
+    assert main(["--config", str(settings.config_dir), "log"]) == 0
+    out = capsys.readouterr().out
+    assert "需要人工处理的发出邮件（1 封）" in out and "550" in out and "回执" in out
+    assert main(["--config", str(settings.config_dir), "tracker", "--as-of", "2026-12-08"]) == 0
+    sheet = load_workbook(capsys.readouterr().out.strip())["发信问题"]
+    rows = list(sheet.iter_rows(min_row=2, values_only=True))
+    assert len(rows) == 1
+    assert rows[0][1:4] == ("回执", "lijianguo@tengfei.example", "发送失败（服务器拒收）") and "550" in rows[0][4]

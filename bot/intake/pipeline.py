@@ -10,7 +10,6 @@ import hashlib
 import logging
 import os
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 
 from bot.crashpoints import crash_point, sweep_stale_temp_files, temp_name
@@ -19,7 +18,7 @@ from bot.intake.decode import decode, decode_head
 from bot.intake.charsets import decode_raw
 from bot.intake.job import Context, Job, Stop
 from bot.records import ACCEPTED, IGNORED, REJECTED, AttachmentLog, LogEntry, Mail, RawMessage
-from bot.settings import Limits, Settings
+from bot.settings import Limits
 from bot.store import Recorded
 
 log = logging.getLogger(__name__)
@@ -145,7 +144,3 @@ def _storable(text: str | None) -> str | None:
 def _one_line(error: Exception) -> str:
     text = " ".join(str(error).split()) or type(error).__name__
     return text[:200]
-
-
-def now_in(settings: Settings) -> datetime:
-    return datetime.now(settings.season.timezone)
