@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
-from typing import Callable
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
-from bot.records import LogEntry, Roster
-from bot.roster import load_roster
+from bot import __version__
 from bot.settings import Settings
 from bot.sources import Source, source_for
 from bot.store import Store
-from bot.workdays import WorkCalendar
+from bot.workdays import CALENDAR_DIR, WorkCalendar
+
+if TYPE_CHECKING:
+    from bot.records import LogEntry, Roster
 
 log = logging.getLogger(__name__)
+
+# The store's note of the roster and calendar files as they were when last read without a mistake.
+CHECKED_STATE = "poll:config_checked"
 
 
 @dataclass
@@ -31,22 +39,21 @@ def poll_once(settings: Settings, source: Source | None = None, stop=None) -> Po
     """Read what is new, record each delivery once, write the confirmations into the outbox.
 
     `stop` (a threading.Event) lets the service end between two messages. A poll that finds
-    nothing new imports none of the intake: the idle poll stays cheap.
+    nothing new reads neither roster nor calendar (unless they changed) and imports none of the
+    intake: the idle poll stays cheap.
     """
-    # The roster and calendar are read first, so that a mistake in them is reported even when
-    # no mail came; the intake itself (parsers, templates) is imported only for a message.
-    roster = load_roster(settings.config_dir)
-    calendar = WorkCalendar.load(settings.config_dir)
+    season = SeasonFiles(settings.config_dir)
     source = source or source_for(settings)
     report = PollReport()
     with Store.open(settings.paths.data) as store:
+        season.check(store)
         source.open()
         try:
-            for raw in source.messages(store, _body_wanted(roster, settings.hr.address)):
+            for raw in source.messages(store, _body_wanted(season, settings.hr.address)):
                 from bot.intake.job import Context
                 from bot.intake.pipeline import process
 
-                ctx = Context(settings=settings, roster=roster, store=store, calendar=calendar)
+                ctx = Context(settings=settings, roster=season.roster, store=store, calendar=season.calendar)
                 entry = process(raw, ctx)
                 if entry is not None:
                     report.recorded.append(entry)
@@ -64,12 +71,58 @@ def poll_once(settings: Settings, source: Source | None = None, stop=None) -> Po
     return report
 
 
-def _body_wanted(roster: Roster, hr_address: str) -> Callable[[bytes], bool]:
+class SeasonFiles:
+    """The roster and the calendar HR keeps in the config folder, each read at most once a poll.
+
+    A mistake in them must stop the poll even when no mail comes, so check() reads both whenever
+    the config folder's files differ from the last time they were read without a mistake (the
+    store keeps that note). Unchanged, they are read only for the first message: 2,000 people take
+    ~15 ms to read and check, and their modules ~7 ms to import, most of an idle poll's own cost.
+    """
+
+    def __init__(self, config_dir: Path):
+        self.config_dir = config_dir
+
+    @cached_property
+    def roster(self) -> Roster:
+        from bot.roster import load_roster
+
+        return load_roster(self.config_dir)
+
+    @cached_property
+    def calendar(self) -> WorkCalendar:
+        return WorkCalendar.load(self.config_dir)
+
+    def check(self, store: Store) -> None:
+        """Raise ConfigError for a mistake in a roster or calendar file changed since the last good read."""
+        stamp = self.stamp()
+        if store.get_state(CHECKED_STATE) != stamp:
+            self.roster, self.calendar  # noqa: B018 - reading them is the check
+            store.set_state(CHECKED_STATE, stamp)
+
+    def stamp(self) -> str:
+        """Name, size, time and inode of each file in the config folder and its calendar/ (not deeper:
+        the roster is at the top, the calendar overrides in calendar/, and the data, outbox and tracker
+        folders change at every poll). A newer hrbot may check more, so its version too."""
+        parts = [__version__]
+        for folder in (self.config_dir, self.config_dir / CALENDAR_DIR):
+            try:
+                entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+            except FileNotFoundError:
+                continue
+            for entry in entries:
+                if entry.is_file():
+                    st = entry.stat()
+                    parts.append(f"{entry.path} {st.st_size} {st.st_mtime_ns} {st.st_ino}")
+        return "\n".join(parts)
+
+
+def _body_wanted(season: SeasonFiles, hr_address: str) -> Callable[[bytes], bool]:
     """The source's question "is this body worth downloading?", answered from the roster (bot.intake.triage)."""
 
     def wants_body(header: bytes) -> bool:
         from bot.intake.triage import body_wanted  # imported at the first message: idle polls skip it
 
-        return body_wanted(header, roster, hr_address)
+        return body_wanted(header, season.roster, hr_address)
 
     return wants_body

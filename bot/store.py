@@ -8,9 +8,12 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.errors import StoreError
-from bot.records import Arrival, AttachmentLog, Document, LogEntry, RawMessage
+
+if TYPE_CHECKING:  # built only by the readers below: a poll with nothing new imports no record type
+    from bot.records import Arrival, AttachmentLog, Document, LogEntry, RawMessage
 
 STORE_FILE = "hrbot.sqlite3"
 
@@ -75,6 +78,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     sent_at TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_by_state ON outbox (state);
+-- Every poll asks for these; a scan would step over each stored mail (file comes after eml).
+CREATE INDEX IF NOT EXISTS outbox_without_file ON outbox (id) WHERE file IS NULL;
 
 CREATE TABLE IF NOT EXISTS reminders (
     id INTEGER PRIMARY KEY,
@@ -252,6 +257,8 @@ class Store:
 
     def log(self) -> list[LogEntry]:
         """Every delivered message in arrival order, with its attachments."""
+        from bot.records import AttachmentLog, LogEntry
+
         attachments: dict[int, list[AttachmentLog]] = {}
         for row in self.db.execute(
             "SELECT message, filename, outcome, reason, item, unit, person, sha256, saved_as FROM attachments"
@@ -270,6 +277,8 @@ class Store:
         return entries
 
     def arrivals(self) -> list[Arrival]:
+        from bot.records import Arrival
+
         rows = self.db.execute(
             "SELECT d.unit, d.item, d.person, d.received_at, m.message_id, d.warnings"
             " FROM documents d JOIN messages m ON m.id = d.message ORDER BY d.received_at, d.id"

@@ -6,8 +6,6 @@ import re
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-import chinese_calendar
-
 from bot.errors import ConfigError
 from bot.settings import read_toml
 
@@ -57,7 +55,7 @@ class WorkCalendar:
             on = self._overrides.get(d)
             if on is None:
                 try:
-                    on = chinese_calendar.is_workday(d)
+                    on = _library().is_workday(d)
                 except NotImplementedError:
                     # Unknown year: the caller learns this through the provisional flag, never silently.
                     on = d.weekday() < 5
@@ -95,9 +93,16 @@ class WorkCalendar:
         return count, provisional
 
 
+def _library():
+    """chinese_calendar, imported at the first day asked about: a poll with nothing new asks none."""
+    import chinese_calendar
+
+    return chinese_calendar
+
+
 def _library_covers(year: int) -> bool:
     try:
-        chinese_calendar.is_workday(date(year, 1, 1))
+        _library().is_workday(date(year, 1, 1))
     except NotImplementedError:
         return False
     return True

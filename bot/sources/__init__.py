@@ -18,11 +18,13 @@ is saved by the store in the same transaction that records the message.
 
 from __future__ import annotations
 
-from typing import Callable, Iterator, Protocol
+from typing import TYPE_CHECKING, Callable, Iterator, Protocol
 
 from bot.errors import ConfigError
-from bot.records import RawMessage
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.records import RawMessage
 
 
 class Source(Protocol):

@@ -18,12 +18,11 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from imapclient import DELETED, IMAPClient
 
 from bot.errors import MailboxError
-from bot.records import RawMessage
 from bot.settings import Mailbox
 from bot.sources import imap_connect
 from bot.sources.imap_fetch import (
@@ -35,6 +34,9 @@ from bot.sources.imap_fetch import (
     read_header_first,
     read_whole,
 )
+
+if TYPE_CHECKING:
+    from bot.records import RawMessage
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +192,8 @@ class ImapSource:
     # --- internals ----------------------------------------------------------
 
     def _raw(self, validity: int, fetched: Fetched) -> RawMessage:
+        from bot.records import RawMessage  # at the first new message: an idle poll builds no record
+
         meta, structure = fetched.meta, fetched.structure
         return RawMessage(
             source_key=f"imap:{self.folder}:{validity}:{meta.uid}",
