@@ -26,6 +26,8 @@ CHECKED_STATE = "poll:config_checked"
 
 @dataclass
 class PollReport:
+    """What one poll recorded, in order."""
+
     recorded: list[LogEntry] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:

@@ -17,9 +17,14 @@ EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config"
 
 SETTINGS_FILE = "settings.toml"
 
+# Each section has a docstring, as every dataclass an idle poll imports should: without one,
+# dataclasses renders the signature into __doc__ at import, a cost every `hrbot` command pays.
+
 
 @dataclass(frozen=True)
 class Season:
+    """[season]: the year, the plant's time zone and the season's fixed dates."""
+
     year: int
     timezone: ZoneInfo
     meeting_request_due: date
@@ -32,6 +37,8 @@ class Season:
 
 @dataclass(frozen=True)
 class Mailbox:
+    """[mailbox]: where submissions are read from (a Maildir folder, IMAP or Exchange)."""
+
     kind: str  # maildir | imap | ews
     path: Path | None = None  # maildir
     host: str = ""
@@ -52,12 +59,16 @@ class Mailbox:
 
 @dataclass(frozen=True)
 class Hr:
+    """[hr]: the HR inbox's address and the name mail is signed with."""
+
     address: str
     name: str = "人力资源科"
 
 
 @dataclass(frozen=True)
 class Sending:
+    """[sending]: how outgoing mail leaves (a spool folder, SMTP or Exchange)."""
+
     kind: str = "spool"  # spool | smtp | ews
     host: str = ""
     port: int = 0
@@ -73,6 +84,8 @@ class Sending:
 
 @dataclass(frozen=True)
 class Paths:
+    """[paths]: the data, outbox and tracker folders, resolved against the config folder."""
+
     data: Path
     outbox: Path
     tracker: Path
@@ -80,6 +93,8 @@ class Paths:
 
 @dataclass(frozen=True)
 class Reminders:
+    """[reminders]: when reminders go out and to whom."""
+
     days_before: int = 2
     on_due_day: bool = True
     overdue_every_workdays: int = 1
@@ -92,17 +107,23 @@ class Reminders:
 
 @dataclass(frozen=True)
 class Schedule:
+    """[schedule]: the service's daily times."""
+
     tracker_time: time = time(8, 0)
     reminder_time: time = time(9, 0)
 
 
 @dataclass(frozen=True)
 class MailStyle:
+    """[mail]: the script outgoing mail is written in."""
+
     script: str = "simplified"  # simplified | traditional
 
 
 @dataclass(frozen=True)
 class Limits:
+    """[limits]: the largest input hrbot opens; anything bigger is refused with a reason."""
+
     message_bytes: int = 50 * 1024 * 1024
     attachment_bytes: int = 30 * 1024 * 1024
     archive_total_bytes: int = 100 * 1024 * 1024
@@ -122,6 +143,8 @@ class ServiceOptions:
 
 @dataclass(frozen=True)
 class Settings:
+    """The whole of settings.toml."""
+
     config_dir: Path
     season: Season
     mailbox: Mailbox

@@ -104,6 +104,8 @@ class Outgoing:
 
 @dataclass(frozen=True)
 class OutboxRow:
+    """One row of the outbox: a composed mail and where its delivery stands."""
+
     id: int
     message_id: str
     kind: str

@@ -56,6 +56,8 @@ class ImapFeatures:
 
 @dataclass(frozen=True)
 class FolderStatus:
+    """What `hrbot check` reports of the folder: the server's STATUS and the store's checkpoint."""
+
     folder: str
     messages: int
     uidvalidity: int
