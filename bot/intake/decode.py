@@ -14,6 +14,7 @@ from email.parser import BytesParser
 from email.policy import Compat32
 from html.parser import HTMLParser
 
+from bot.intake.bigbodies import CUT_ATTR, cut_big_bodies, restore, transfer_encoding
 from bot.intake.charsets import decode_bytes
 from bot.intake.names import (
     clean_name,
@@ -99,17 +100,21 @@ _FEED_CHUNK = 1 << 20
 
 
 def _parse(raw: bytes) -> Message:
-    """email.message_from_bytes, fed a slice at a time.
+    """email.message_from_bytes, fed a slice at a time, big base64 bodies left out (bigbodies).
 
     The same parse (BytesParser reads bytes as ASCII with surrogate escapes, then feeds the
     FeedParser), without the whole message as one more str and a StringIO copy of that: a 34 MB
     message cost some 150 MB more at its peak. ASCII decoding is per byte, so any cut is safe.
     """
+    small, cuts = cut_big_bodies(raw)
     parser = FeedParser(policy=POLICY)
-    view = memoryview(raw)
-    for start in range(0, len(raw), _FEED_CHUNK):
+    view = memoryview(small)
+    for start in range(0, len(small), _FEED_CHUNK):
         parser.feed(str(view[start:start + _FEED_CHUNK], "ascii", "surrogateescape"))
-    return parser.close()
+    msg = parser.close()
+    if cuts:
+        restore(msg, cuts)
+    return msg
 
 
 def _base64(stored: str) -> bytes:
@@ -318,15 +323,12 @@ def _payload(leaf: Message) -> bytes:
     """The decoded payload: lenient base64 here, QP and uuencode by the stdlib."""
     if leaf.is_multipart():
         return _message_bytes(leaf)
-    cte = _transfer_encoding(leaf)
+    cte = transfer_encoding(leaf)
     if cte == "base64":
-        return _base64(_stored(leaf))
+        cut = getattr(leaf, CUT_ATTR, None)
+        return cut.decoded() if cut is not None else _base64(_stored(leaf))
     data = leaf.get_payload(decode=True)
     return data if isinstance(data, bytes) else b""
-
-
-def _transfer_encoding(leaf: Message) -> str:
-    return (_header(leaf, "Content-Transfer-Encoding") or "").strip().lower()
 
 
 def _stored(leaf: Message) -> str:
@@ -335,6 +337,9 @@ def _stored(leaf: Message) -> str:
     get_payload() would re-decode 8-bit text through the part's charset label, and a label
     that is itself 8-bit garbage makes it raise.
     """
+    cut = getattr(leaf, CUT_ATTR, None)
+    if cut is not None:
+        return cut.text()
     payload = leaf._payload  # noqa: SLF001 - see above; the stdlib generator reads it too
     return payload if isinstance(payload, str) else ""
 
@@ -346,7 +351,7 @@ def _message_bytes(leaf: Message) -> bytes:
     else:
         data = to_bytes(_stored(leaf))
     # Against RFC 2046 §5.2.1, but sent: a message/rfc822 body in base64 or QP.
-    cte = _transfer_encoding(leaf)
+    cte = transfer_encoding(leaf)
     if cte == "base64":
         return lenient_base64(data)
     return binascii.a2b_qp(data) if cte == "quoted-printable" else data
