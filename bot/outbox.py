@@ -16,7 +16,8 @@ from pathlib import Path
 
 from bot.crashpoints import crash_point, sweep_stale_temp_files, temp_name
 from bot.settings import Settings
-from bot.store import Outgoing, Store
+from bot.records import Outgoing
+from bot.store import Store
 
 log = logging.getLogger(__name__)
 

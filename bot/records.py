@@ -218,6 +218,48 @@ class LogEntry:
         }
 
 
+# --- store and outbox -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A composed mail waiting to be queued with the message it answers."""
+
+    message_id: str
+    kind: str
+    recipients: tuple[str, ...]
+    eml: bytes
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One row of the outbox: a composed mail and where its delivery stands."""
+
+    id: int
+    message_id: str
+    kind: str
+    recipients: tuple[str, ...]
+    created_at: datetime
+    eml: bytes
+    file: str | None
+    state: str
+    attempts: int
+    next_attempt: datetime | None
+    last_error: str
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What the intake hands the store for one delivery."""
+
+    raw: RawMessage
+    entry: LogEntry
+    content_hash: str
+    documents: list[tuple[Document, AttachmentLog | None]]  # attachment None: found in the mail text
+    outgoing: list[Outgoing]
+    quarantined_as: str | None = None
+
+
 # --- status ---------------------------------------------------------------
 
 

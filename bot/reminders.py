@@ -21,13 +21,14 @@ from bot.records import (
     RESERVE_RECOMMENDATION,
     TEAM_REPORT,
     UNION_REVIEW,
+    Outgoing,
     Person,
     Roster,
     StatusRow,
 )
 from bot.roster import load_roster
 from bot.settings import Settings
-from bot.store import Outgoing, Store
+from bot.store import Store
 from bot.templates import render
 from bot.workdays import WorkCalendar
 

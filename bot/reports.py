@@ -6,10 +6,10 @@ from datetime import date
 from pathlib import Path
 
 from bot import deadlines
-from bot.records import ITEM_TITLES, LogEntry, Roster, StatusRow
+from bot.records import ITEM_TITLES, LogEntry, OutboxRow, Roster, StatusRow
 from bot.roster import load_roster
 from bot.settings import Settings
-from bot.store import OutboxRow, Store
+from bot.store import Store
 from bot.tracker import OUTBOX_STATE_LABELS, OUTGOING_KIND_LABELS, STATE_LABELS
 from bot.workdays import WorkCalendar
 

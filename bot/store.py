@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,7 +12,7 @@ from typing import TYPE_CHECKING
 from bot.errors import StoreError
 
 if TYPE_CHECKING:  # built only by the readers below: a poll with nothing new imports no record type
-    from bot.records import Arrival, AttachmentLog, Document, LogEntry, RawMessage
+    from bot.records import Arrival, AttachmentLog, LogEntry, OutboxRow, Outgoing, Recorded
 
 STORE_FILE = "hrbot.sqlite3"
 
@@ -90,45 +89,6 @@ CREATE TABLE IF NOT EXISTS reminders (
     UNIQUE (day, recipient)
 );
 """
-
-
-@dataclass(frozen=True)
-class Outgoing:
-    """A composed mail waiting to be queued with the message it answers."""
-
-    message_id: str
-    kind: str
-    recipients: tuple[str, ...]
-    eml: bytes
-
-
-@dataclass(frozen=True)
-class OutboxRow:
-    """One row of the outbox: a composed mail and where its delivery stands."""
-
-    id: int
-    message_id: str
-    kind: str
-    recipients: tuple[str, ...]
-    created_at: datetime
-    eml: bytes
-    file: str | None
-    state: str
-    attempts: int
-    next_attempt: datetime | None
-    last_error: str
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """What the intake hands the store for one delivery."""
-
-    raw: RawMessage
-    entry: LogEntry
-    content_hash: str
-    documents: list[tuple[Document, AttachmentLog | None]]  # attachment None: found in the mail text
-    outgoing: list[Outgoing]
-    quarantined_as: str | None = None
 
 
 class Store:
@@ -349,7 +309,11 @@ class Store:
     def _outbox_rows(self, where: str, params: tuple) -> list[OutboxRow]:
         rows = self.db.execute(
             "SELECT id, message_id, kind, recipients, created_at, eml, file, state, attempts, next_attempt,"
-            " last_error FROM outbox" + where + " ORDER BY id", params)
+            " last_error FROM outbox" + where + " ORDER BY id", params).fetchall()
+        if not rows:
+            return []  # an idle poll's usual answer, given without importing the record types
+        from bot.records import OutboxRow
+
         return [
             OutboxRow(id=r[0], message_id=r[1], kind=r[2], recipients=tuple(json.loads(r[3])),
                       created_at=datetime.fromisoformat(r[4]), eml=r[5], file=r[6], state=r[7], attempts=r[8],

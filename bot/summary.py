@@ -23,6 +23,7 @@ from bot.records import (
     TEAM_REPORT,
     UNKNOWN_SENDER,
     LogEntry,
+    Outgoing,
     Roster,
     StatusRow,
 )
@@ -30,7 +31,7 @@ from bot.reminders import moot, owers
 from bot.reports import write_tracker_for
 from bot.roster import load_roster
 from bot.settings import Settings
-from bot.store import Outgoing, Store
+from bot.store import Store
 from bot.senders import kept_aside
 from bot.tracker import MAIL_OUTCOME_LABELS, OUTGOING_KIND_LABELS, STATE_LABELS
 from bot.workdays import CALENDAR_DIR, WorkCalendar

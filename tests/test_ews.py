@@ -21,12 +21,12 @@ import pytest
 from bot.demo import build_message
 from bot.errors import MailboxError, SendError
 from bot.poll import poll_once
-from bot.records import LogEntry, RawMessage
+from bot.records import LogEntry, OutboxRow, RawMessage, Recorded
 from bot.senders import DeliveryUncertain, deliver
 from bot.senders.ews import EwsSender
 from bot.settings import EXAMPLE_CONFIG, Mailbox, Settings, load
 from bot.sources.ews import EwsSource
-from bot.store import OutboxRow, Recorded, Store
+from bot.store import Store
 from ews_server import FakeExchange, make_certificates
 from parsers import forms
 

@@ -19,11 +19,11 @@ from email import message_from_bytes
 import pytest
 
 from bot.errors import MailboxError
-from bot.records import NO_DOCUMENTS, LogEntry, RawMessage
+from bot.records import NO_DOCUMENTS, LogEntry, RawMessage, Recorded
 from bot.settings import Mailbox
 from bot.sources.imap import ImapSource
 from bot.sources.imap_fetch import Meta, batches, uid_sets
-from bot.store import Recorded, Store
+from bot.store import Store
 
 import imap_server
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.records import AttachmentLog, Document, Mail, Person, RawMessage, LogEntry, Roster
+from bot.records import AttachmentLog, Document, LogEntry, Mail, Outgoing, Person, RawMessage, Roster
 from bot.settings import Settings
-from bot.store import Outgoing, Store
+from bot.store import Store
 from bot.workdays import WorkCalendar
 
 

@@ -17,9 +17,8 @@ from bot.intake import checks, confirm, extract, limits, triage
 from bot.intake.decode import decode, decode_head
 from bot.intake.charsets import decode_raw
 from bot.intake.job import Context, Job, Stop
-from bot.records import ACCEPTED, IGNORED, REJECTED, AttachmentLog, LogEntry, Mail, RawMessage
+from bot.records import ACCEPTED, IGNORED, REJECTED, AttachmentLog, LogEntry, Mail, RawMessage, Recorded
 from bot.settings import Limits
-from bot.store import Recorded
 
 log = logging.getLogger(__name__)
 

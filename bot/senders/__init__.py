@@ -32,7 +32,8 @@ from filelock import FileLock, Timeout
 from bot.errors import ConfigError, SendError
 from bot.outbox import write_files
 from bot.settings import SETTINGS_FILE, Settings
-from bot.store import OutboxRow, Store
+from bot.records import OutboxRow
+from bot.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -24,10 +24,10 @@ from exchangelib import errors as ews
 from exchangelib.folders import BaseFolder, SentItems
 
 from bot.errors import ConfigError, SendError
+from bot.records import OutboxRow
 from bot.senders import DeliveryUncertain
 from bot.settings import SETTINGS_FILE, Settings
 from bot.sources.ews import connect, endpoint, exception_chain, explain, tls_failure
-from bot.store import OutboxRow
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ import logging
 from datetime import datetime, timezone
 
 from bot.errors import MailboxError
+from bot.records import OutboxRow
 from bot.settings import Settings
-from bot.store import OutboxRow
 
 log = logging.getLogger(__name__)
 

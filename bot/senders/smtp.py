@@ -21,9 +21,9 @@ import socket
 import ssl
 
 from bot.errors import ConfigError, SendError
+from bot.records import OutboxRow
 from bot.senders import DeliveryUncertain
 from bot.settings import SETTINGS_FILE, Settings
-from bot.store import OutboxRow
 
 log = logging.getLogger(__name__)
 
