@@ -30,14 +30,13 @@ from .records import (
     REJECTED,
     UNKNOWN_SENDER,
     LogEntry,
+    OutboxRow,
     Roster,
     StatusRow,
 )
 
 if TYPE_CHECKING:  # XlsxWriter is imported lazily: the idle mail poll must not pay for it
     from xlsxwriter import Workbook
-
-    from .store import OutboxRow
     from xlsxwriter.format import Format
 
 FILE_PREFIX = "考核材料跟踪表"

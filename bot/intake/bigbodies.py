@@ -59,18 +59,19 @@ def transfer_encoding(part: Message) -> str:
 
 def cut_big_bodies(raw: bytes) -> tuple[bytes, dict[str, Cut]]:
     """(raw with each big base64 body replaced by a token, the Cut behind each token)."""
+    if len(raw) < CUT_BYTES:
+        return raw, {}  # nothing to cut, and no need to pay for the scan (a sixth of decode's time)
     pieces: list[bytes] = []
     cuts: dict[str, Cut] = {}
     nonce = secrets.token_hex(8)  # a token never met in the message itself
-    done = 0
-    for header in _BASE64_HEADER.finditer(raw):
-        if header.start() < done:
-            continue
+    done = pos = 0  # raw[:done] is in pieces; the next header is searched for from pos
+    # A search resumed past each body, not finditer: the megabytes of a body are never scanned for headers.
+    while (header := _BASE64_HEADER.search(raw, pos)) is not None:
         blank = _BLANK_LINE.search(raw, header.end())
         if blank is None:
             break
         start = blank.end()
-        end = _body_end(raw, start)
+        end = pos = _body_end(raw, start)
         if end - start < CUT_BYTES or not _BASE64_TEXT.fullmatch(raw, start, end):
             continue
         token = f"hrbot-cut-{nonce}-{len(cuts)}"
