@@ -1,6 +1,5 @@
 """Deadlines and states: domain.md's worked examples, provisional years, and the due-day boundary."""
 
-from dataclasses import replace
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -115,7 +114,7 @@ def test_meeting_deadlines_january_2027_with_complete_override(tmp_path):
     assert not result.provisional
     # Back: Jan 5, Jan 4, (Jan 1 off, weekend) Dec 31. Forward: Jan 7, (Jan 8 off) Sat Jan 9 make-up, Mon Jan 11.
     assert (result.reports_due, result.reviews_due) == (date(2026, 12, 31), date(2027, 1, 11))
-    result = meeting_deadlines(replace(SEASON, review_workdays_after_meeting=2), WorkCalendar.load(tmp_path), date(2027, 1, 6))
+    result = meeting_deadlines(SEASON._replace(review_workdays_after_meeting=2), WorkCalendar.load(tmp_path), date(2027, 1, 6))
     assert result.reviews_due == date(2027, 1, 9)
 
 
@@ -147,7 +146,7 @@ def test_expected_items_follow_contract_table_and_order():
 
 
 def test_expected_items_reserve_recommendation_only_when_set():
-    season = replace(SEASON, reserve_recommendation_due=date(2026, 12, 18))
+    season = SEASON._replace(reserve_recommendation_due=date(2026, 12, 18))
     items = expected_items(season, make_roster())
     assert [e.unit for e in items if e.item == RESERVE_RECOMMENDATION] == ["合成车间", "财务科"]
     assert items[11] == Expected("合成车间", RESERVE_RECOMMENDATION, None)

@@ -271,7 +271,7 @@ def outbox_row(message_id: str = "<c1@tengfei.example>", recipients=(HEAD[0],)) 
 
 def ews_settings(exchange: FakeExchange, save_to_sent: bool = False) -> Settings:
     s = load(EXAMPLE_CONFIG)
-    return replace(s, mailbox=box(exchange), sending=replace(s.sending, kind="ews", save_to_sent=save_to_sent))
+    return s._replace(mailbox=box(exchange), sending=s.sending._replace(kind="ews", save_to_sent=save_to_sent))
 
 
 def test_send_hands_the_mime_to_exchange_once(exchange):
@@ -321,8 +321,8 @@ def test_lost_answer_is_uncertain_not_retried(exchange):
 
 def test_connection_refused_is_temporary():
     closed = load(EXAMPLE_CONFIG)
-    closed = replace(closed, mailbox=Mailbox(kind="ews", service_endpoint="http://127.0.0.1:9/EWS/Exchange.asmx",
-                                             username="x", timeout=5))
+    closed = closed._replace(mailbox=Mailbox(kind="ews", service_endpoint="http://127.0.0.1:9/EWS/Exchange.asmx",
+                                           username="x", timeout=5))
     with pytest.raises(SendError) as e:
         EwsSender(closed, password="", auth="none").open()
     assert e.value.permanent is False and not isinstance(e.value, DeliveryUncertain)
@@ -332,7 +332,7 @@ def test_wrong_password_stops_sending_before_any_mail():
     fake = FakeExchange(address=HR, basic_auth=("TENGFEI\\hr", PASSWORD))
     with fake.running():
         s = load(EXAMPLE_CONFIG)
-        s = replace(s, mailbox=replace(box(fake), auth="basic"))
+        s = s._replace(mailbox=box(fake)._replace(auth="basic"))
         with pytest.raises(SendError) as e:
             EwsSender(s, password="wrong").open()
     assert e.value.permanent and str(e.value).startswith("Exchange 登录失败")

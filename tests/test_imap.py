@@ -12,7 +12,6 @@ import textwrap
 import threading
 import time
 import urllib.parse
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from email import message_from_bytes
 
@@ -51,7 +50,7 @@ def store(tmp_path):
 def mailbox(server, **changes) -> Mailbox:
     box = Mailbox(kind="imap", host=server.host, port=server.port, security="none", username=server.user,
                   timeout=10, poll_interval=1)
-    return replace(box, **changes)
+    return box._replace(**changes)
 
 
 def source(server, password=None, **changes) -> ImapSource:
@@ -492,7 +491,7 @@ def test_imap_whole_intake_flow_records_confirms_once_and_leaves_mail_unread(dov
     raw = build_message("lijianguo@tengfei.example", "李建国", "hr@tengfei.example", "述职报告", "请查收。",
                         [report], sent=DAY, message_id="<r1@tengfei.example>")
     dovecot.append(raw, DAY)
-    settings = replace(settings, mailbox=mailbox(dovecot))
+    settings = settings._replace(mailbox=mailbox(dovecot))
     first = poll_once(settings, source=ImapSource(settings.mailbox, dovecot.password))
     assert [e.outcome for e in first.recorded] == ["accepted"]
     [entry] = log_entries(settings)
@@ -540,7 +539,7 @@ def test_imap_stranger_mail_is_logged_from_its_structure_without_its_body(doveco
     dovecot.append(stranger_with_attachments(os.urandom(3 * 1024 * 1024)), DAY)  # UID 1
     dovecot.append(member, DAY + timedelta(minutes=1))  # UID 2
     dovecot.append(own, DAY + timedelta(minutes=2))  # UID 3: the last one is header-only too
-    settings = replace(settings, mailbox=mailbox(dovecot))
+    settings = settings._replace(mailbox=mailbox(dovecot))
     dovecot.clear_sessions()
     first = poll_once(settings, source=ImapSource(settings.mailbox, dovecot.password))
     assert [e.outcome for e in first.recorded] == ["unknown_sender", "accepted", "own_mail"]

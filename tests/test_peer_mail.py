@@ -75,8 +75,6 @@ def test_peer_mail_decodes(name, entry, caplog):
 @pytest.fixture(scope="module")
 def intake(tmp_path_factory):
     """A real store and the example season, shared by the corpus run (one delivery per message)."""
-    from dataclasses import replace
-
     from bot.intake.job import Context
     from bot.roster import load_roster
     from bot.settings import EXAMPLE_CONFIG, load
@@ -84,8 +82,9 @@ def intake(tmp_path_factory):
     from bot.workdays import WorkCalendar
 
     folder = tmp_path_factory.mktemp("peer")
-    settings = replace(load(EXAMPLE_CONFIG), paths=replace(load(EXAMPLE_CONFIG).paths, data=folder / "data",
-                                                          outbox=folder / "outbox", tracker=folder / "tracker"))
+    example = load(EXAMPLE_CONFIG)
+    settings = example._replace(paths=example.paths._replace(data=folder / "data", outbox=folder / "outbox",
+                                                             tracker=folder / "tracker"))
     # Two stores, or the second delivery of each message would be a duplicate of the first.
     with Store.open(folder / "stranger") as strangers, Store.open(folder / "member") as members:
         yield settings, load_roster(EXAMPLE_CONFIG), (strangers, members), WorkCalendar.load(EXAMPLE_CONFIG), Context

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import dataclasses
 import email
 import http.server
 import io
@@ -48,7 +47,7 @@ def send(settings, when, subject="述职报告", attachments=(), sender=HEAD, te
 
 
 def with_limits(settings, **caps):
-    return dataclasses.replace(settings, limits=dataclasses.replace(settings.limits, **caps))
+    return settings._replace(limits=settings.limits._replace(**caps))
 
 
 def outbox(settings) -> list[email.message.EmailMessage]:
@@ -512,8 +511,7 @@ def test_loop_our_own_mail_coming_back_from_another_address_is_own_mail(settings
 
 
 def test_loop_sender_answered_n_times_today_gets_no_more_confirmations(settings):
-    settings = dataclasses.replace(settings, sending=dataclasses.replace(settings.sending,
-                                                                         max_replies_per_sender_per_day=2))
+    settings = settings._replace(sending=settings.sending._replace(max_replies_per_sender_per_day=2))
     now = datetime.now(SHANGHAI).replace(microsecond=0)
     people = [("王珺", "副职"), ("刘洋", "科级干部"), ("张海燕", "党支部书记")]
     for i, person in enumerate(people):
@@ -586,7 +584,7 @@ def test_spoof_failure_about_another_domain_is_not_the_senders(settings):
 
 
 def test_spoof_check_relaxed_by_setting(settings):
-    relaxed = dataclasses.replace(settings, require_authentication=False)
+    relaxed = settings._replace(require_authentication=False)
     send(settings, "2026-12-03T10:00", attachments=[report()],
          headers={"Authentication-Results": "mx; dmarc=fail header.from=tengfei.example"})
     poll_once(relaxed)
