@@ -17,8 +17,7 @@ import contextlib
 import logging
 import threading
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator, NamedTuple
 
 from imapclient import DELETED, IMAPClient
 
@@ -44,8 +43,7 @@ log = logging.getLogger(__name__)
 IDLE_RENEW_S = 25 * 60
 
 
-@dataclass(frozen=True)
-class ImapFeatures:
+class ImapFeatures(NamedTuple):
     """The capabilities `hrbot check` reports."""
 
     id: bool  # RFC 2971: NetEase/Coremail require it before SELECT
@@ -54,8 +52,7 @@ class ImapFeatures:
     uidplus: bool  # RFC 4315: UID EXPUNGE of just the moved message
 
 
-@dataclass(frozen=True)
-class FolderStatus:
+class FolderStatus(NamedTuple):
     """What `hrbot check` reports of the folder: the server's STATUS and the store's checkpoint."""
 
     folder: str
