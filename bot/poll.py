@@ -103,19 +103,24 @@ class SeasonFiles:
             store.set_state(CHECKED_STATE, stamp)
 
     def stamp(self) -> str:
-        """Name, size, time and inode of each file in the config folder and its calendar/ (not deeper:
-        the roster is at the top, the calendar overrides in calendar/, and the data, outbox and tracker
-        folders change at every poll). A newer hrbot may check more, so its version too."""
+        """Name, size, time, inode and mode of each file at the top of the config folder and of each entry
+        in its calendar/ (not deeper, nor the top's folders: the data, outbox and tracker folders change
+        at every poll). A newer hrbot may check more, so its version too."""
         parts = [__version__]
-        for folder in (self.config_dir, self.config_dir / CALENDAR_DIR):
+        for folder, files_only in ((self.config_dir, True), (self.config_dir / CALENDAR_DIR, False)):
             try:
                 entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
-            except FileNotFoundError:
-                continue
+            except (FileNotFoundError, NotADirectoryError):
+                continue  # no calendar overrides (WorkCalendar ignores a file of that name too)
             for entry in entries:
-                if entry.is_file():
+                if files_only and not entry.is_file():
+                    continue
+                try:
                     st = entry.stat()
-                    parts.append(f"{entry.path} {st.st_size} {st.st_mtime_ns} {st.st_ino}")
+                except FileNotFoundError:  # a broken link, or gone since the listing (an editor's temp file)
+                    parts.append(f"{entry.path} -")
+                else:
+                    parts.append(f"{entry.path} {st.st_size} {st.st_mtime_ns} {st.st_ino} {st.st_mode}")
         return "\n".join(parts)
 
 

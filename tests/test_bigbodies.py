@@ -84,7 +84,7 @@ def test_big_body_of_a_single_part_message_is_cut(monkeypatch):
 
 def test_lookalike_of_a_part_inside_a_text_body_is_put_back_as_text(monkeypatch):
     blob = base64.encodebytes(os.urandom(300_000))
-    pasted = b"Content-Transfer-Encoding: base64\n\n" + blob + b"-- that was the file\n"
+    pasted = b"Content-Type: application/pdf\nContent-Transfer-Encoding: base64\n\n" + blob + b"-- that was the file\n"
     raw = (b"From: a@b.example\nSubject: pasted\nMIME-Version: 1.0\nContent-Type: text/plain; charset=us-ascii\n\n"
            + pasted)
     assert _cut_count(raw) == 1  # cut, then found inside a text body
@@ -142,3 +142,45 @@ def test_a_big_attachment_costs_about_its_size_in_decode():
 def _rss() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * resource.getpagesize()
+
+
+# Found by review with a MIME fuzzer: each once made the cut parse differ from the uncut one.
+_EDGES = {
+    "eleven cuts and a base64 forward (a token the start of another)": (
+        b'Content-Type: multipart/mixed; boundary="o"\n\n'
+        + b'--o\nContent-Type: application/pdf\nContent-Transfer-Encoding: base64\n\nQUFB\n' * 10
+        + b'--o\nContent-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\nU3ViamVjdDogaGkKCmJvZHkK\n--o--\n'),
+    "multipart cut off before its closing boundary": (
+        b'Content-Type: multipart/mixed; boundary="o"\n\n--o\nContent-Type: text/plain\n\nhi\n'
+        b'--o\nContent-Type: application/pdf\nContent-Transfer-Encoding: base64\n\nQUFBQUFB\nQUFB\n'),
+    "forwarded message in base64 with indented lines (read as header continuations)": (
+        b'Content-Type: multipart/mixed; boundary="o"\n\n--o\nContent-Type: message/rfc822\n'
+        b'Content-Transfer-Encoding: base64\n\n U3ViamVjdDogeAoK\n--o--\n'),
+    "delivery status in base64 inside a forward": (
+        b'Content-Type: message/rfc822\r\n\r\nContent-Type: multipart/report; boundary="b174"\r\n--b174\r\n'
+        b'Content-Type: message/delivery-status\r\nContent-Transfer-Encoding: base64\r\n\r\ngPp0\r\n\r\n--b174--\r\n'),
+    "untyped part of a digest (message/rfc822 by default)": (
+        b'Content-Type: multipart/digest; boundary="d"\n\n--d\nContent-Transfer-Encoding: base64\n\n'
+        b'U3ViamVjdDogeAoKYm9keQo=\n--d--\n'),
+    "base64 body after a blank line": (
+        b'Content-Type: multipart/mixed; boundary="o"\n\n--o\nContent-Type: application/pdf\n'
+        b'Content-Transfer-Encoding: base64\n\n\nQUFB\n--o--\n'),
+}
+
+
+@pytest.mark.parametrize("raw", _EDGES.values(), ids=_EDGES.keys())
+def test_edge_cases_read_the_same_cut_or_not(raw, monkeypatch):
+    cut, whole = _both(raw, monkeypatch)
+    assert cut == whole
+
+
+def test_body_with_a_blank_line_before_its_boundary_is_still_decoded_from_the_raw_bytes(monkeypatch):
+    data = os.urandom(3000)
+    raw = (b'Content-Type: multipart/mixed; boundary="o"\r\n\r\n--o\r\nContent-Type: application/pdf\r\n'
+           b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.encodebytes(data).replace(b"\n", b"\r\n")
+           + b"\r\n--o--\r\n")
+    monkeypatch.setattr(bigbodies, "CUT_BYTES", 1)
+    leaf = [part for part in decode(raw).headers.walk() if part.get_content_type() == "application/pdf"][0]
+    assert getattr(leaf, bigbodies.CUT_ATTR).decoded() == data
+    cut, whole = _both(raw, monkeypatch)
+    assert cut == whole

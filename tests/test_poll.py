@@ -8,7 +8,7 @@ from conftest import at, deliver
 import bot.roster
 from bot.demo import build_message
 from bot.errors import ConfigError
-from bot.poll import poll_once
+from bot.poll import SeasonFiles, poll_once
 
 HR = "renliziyuan@tengfei.example"
 
@@ -76,3 +76,18 @@ def test_calendar_file_added_after_a_good_poll_is_checked_at_the_next(settings, 
     (config_dir / "calendar" / "2027.toml").write_text("holidays = [\"2027-13-01\"]\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="2027.toml"):
         poll_once(settings)
+
+
+def test_a_file_named_calendar_is_no_calendar_folder_and_no_error(settings, config_dir):
+    (config_dir / "calendar").write_text("a note, not the folder", encoding="utf-8")
+    assert poll_once(settings).recorded == []
+
+
+def test_stamp_follows_mode_changes_and_ignores_subfolders(settings, config_dir):
+    season = SeasonFiles(config_dir)
+    (config_dir / "people.csv").chmod(0o600)
+    before = season.stamp()
+    (config_dir / "data" / "more").mkdir(parents=True)  # the data, outbox and tracker folders change at every poll
+    assert season.stamp() == before
+    (config_dir / "people.csv").chmod(0o640)
+    assert season.stamp() != before

@@ -2,11 +2,13 @@
 
 The email package keeps a body as one str per line while it parses, then joins them: a 25 MB
 attachment (34 MB encoded) raised decode's peak by some 94 MB over the raw bytes, most of a first
-poll's peak. So each body that is plainly base64 (its part says so, and it holds nothing but the
-alphabet and line breaks) and at least CUT_BYTES long is replaced by a short token before parsing;
-after it, the part whose whole body a token is carries a Cut, which decodes straight from the raw
-bytes. A token found anywhere else (the lookalike of a part inside a text body) is put back as the
-text it stood for, so the parsed message reads exactly as it would have uncut.
+poll's peak. So each body that is plainly base64 (its part says so and declares a type that is
+neither message/* nor multipart/*, whose bodies the parser reads as header blocks; the body starts
+with the alphabet and holds nothing else but line breaks) and at least CUT_BYTES long is replaced by
+a short token before parsing. After it, the part whose whole body a token is (line breaks aside)
+carries a Cut, which decodes straight from the raw bytes. A token found anywhere else (the lookalike
+of a part inside a text body) is put back as the text it stood for, so the parsed message reads
+exactly as it would have uncut.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import binascii
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.message import Message
 
 from bot.intake.names import lenient_base64
@@ -23,22 +25,25 @@ CUT_BYTES = 1 << 20
 CUT_ATTR = "hrbot_cut"  # the attribute a parsed part carries its Cut in
 
 _BASE64_HEADER = re.compile(rb"(?im)^content-transfer-encoding:[ \t]*base64[ \t]*\r?$")
+_CONTENT_TYPE = re.compile(rb"(?im)^content-type:[ \t]*([a-z0-9!#$&^_.+-]+)/")
 _BLANK_LINE = re.compile(rb"\r?\n\r?\n")
+_BASE64_FIRST = re.compile(rb"[A-Za-z0-9+/]")
 _BASE64_TEXT = re.compile(rb"[A-Za-z0-9+/=\r\n\t ]*")
 _PADDING_ONLY = re.compile(rb"[=\r\n\t ]*")
 
 
 @dataclass(frozen=True)
 class Cut:
-    """raw[start:end], a base64 body left out of the parse."""
+    """raw[start:end], a base64 body left out of the parse, and the line breaks the parser kept after it."""
 
     raw: bytes
     start: int
     end: int
+    tail: str = ""
 
     def text(self) -> str:
         """The body as the parser would have stored it."""
-        return str(memoryview(self.raw)[self.start:self.end], "ascii")
+        return str(memoryview(self.raw)[self.start:self.end], "ascii") + self.tail
 
     def decoded(self) -> bytes:
         """The body decoded as decode decodes a stored one (decode._base64), without a copy of the encoded text."""
@@ -72,9 +77,11 @@ def cut_big_bodies(raw: bytes) -> tuple[bytes, dict[str, Cut]]:
             break
         start = blank.end()
         end = pos = _body_end(raw, start)
-        if end - start < CUT_BYTES or not _BASE64_TEXT.fullmatch(raw, start, end):
+        if (end - start < CUT_BYTES or not _cuttable_type(raw, header.start(), blank.start())
+                or not _BASE64_FIRST.match(raw, start) or not _BASE64_TEXT.fullmatch(raw, start, end)):
             continue
-        token = f"hrbot-cut-{nonce}-{len(cuts)}"
+        # Fixed width: no token is the start of another (put back by str.replace, in any order).
+        token = f"hrbot-cut-{nonce}-{len(cuts):08d}"
         cuts[token] = Cut(raw, start, end)
         pieces += [raw[done:start], token.encode("ascii")]
         done = end
@@ -85,20 +92,34 @@ def cut_big_bodies(raw: bytes) -> tuple[bytes, dict[str, Cut]]:
 
 
 def _body_end(raw: bytes, start: int) -> int:
-    """Where a body starting at `start` ends: before the line break of the next line that starts
-    with "-" (a boundary; base64 has no "-"), or at the end of the message."""
+    """Where a body starting at `start` ends: before the next line that starts with "-" (a boundary;
+    base64 has no "-") or the end of the message, and before the line breaks that precede it, which
+    stay with the parse (how many of them the parser keeps depends on where the part stands)."""
     dash = raw.find(b"\n-", start)
-    if dash < 0:
-        return len(raw)
-    return dash - 1 if dash > start and raw[dash - 1:dash] == b"\r" else dash
+    end = len(raw) if dash < 0 else dash
+    while end > start and raw[end - 1] in b"\r\n":
+        end -= 1
+    return end
+
+
+def _cuttable_type(raw: bytes, field: int, block_end: int) -> bool:
+    """Whether the header block around `field` declares a type whose body the parser keeps as text.
+
+    Not message/* (nor an untyped part, which a digest reads as message/rfc822): the parser reads
+    those bodies as header blocks, where a cut's first lines would be read otherwise than the token.
+    """
+    block_start = max(raw.rfind(b"\n\n", 0, field), raw.rfind(b"\n\r\n", 0, field), 0)
+    declared = _CONTENT_TYPE.search(raw, block_start, block_end)
+    return declared is not None and declared.group(1).lower() not in (b"message", b"multipart")
 
 
 def restore(msg: Message, cuts: dict[str, Cut]) -> None:
     """Give each base64 part whose whole body is a token its Cut; put every other token back as text."""
     for part in msg.walk():
         payload = part._payload  # noqa: SLF001 - the stored body, as decode._stored reads it
-        if isinstance(payload, str) and payload in cuts and transfer_encoding(part) == "base64":
-            setattr(part, CUT_ATTR, cuts[payload])
+        token = payload.rstrip("\r\n") if isinstance(payload, str) else None
+        if token in cuts and transfer_encoding(part) == "base64":
+            setattr(part, CUT_ATTR, replace(cuts[token], tail=payload[len(token):]))
         elif isinstance(payload, str):
             part._payload = _put_back(payload, cuts)  # noqa: SLF001
         part.preamble = _put_back(part.preamble, cuts)
