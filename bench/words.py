@@ -105,7 +105,6 @@ NEWS_SENDERS = (
     ("中国化工网", "service@chemnet.example"), ("行业协会秘书处", "notice@cpcia.example"),
     ("石化商城", "promo@pcmall.example"), ("某某培训中心", "training@edu-chem.example"),
 )
-OFFICES = ("综合办公室", "财务部", "采购部", "销售公司", "集团公司办公室", "设计院", "检测中心", "物流公司")
 NOTICE_TITLES = (
     "关于开展冬季安全生产大检查的通知", "关于做好年度财务决算工作的通知", "关于报送年度培训计划的通知",
     "关于调整部分管理制度的通知", "关于组织职工体检的通知", "关于做好元旦春节期间安全工作的通知",

@@ -43,9 +43,7 @@ BEFORE, DUE_TODAY, LATE = "before", "due_today", "overdue"
 
 # The service runs `remind` once a day; this remembers the day so that it does not recompute every tick.
 LAST_DAY_KEY = "reminders:last_day"
-# What a queued reminder covers, by outbox id, so that a document arriving before it leaves can withdraw it.
-# An outbox state the senders never pick up: a reminder whose every item arrived before it went out.
-WITHDRAWN = "cancelled"
+# Why a queued reminder is cancelled (Store.cancel_if_queued): its every item arrived before it went out.
 WITHDRAWN_REASON = "发出前材料已全部收到，提醒已撤回"
 
 # The blank form that answers each item (the union review uses the review form too).

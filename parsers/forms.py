@@ -145,7 +145,7 @@ def fill_reserve_recommendation(unit: str, names: Sequence[str], on: date | None
 
 def _team_report(unit: str, reporter: str, on: date | None, blank: bool) -> DocxDocument:
     doc = _start("附件1", TEAM_TITLE)
-    _label_table(doc, [[("单位", unit), ("述职人", reporter), ("日期", _date(on))]])
+    _label_table(doc, _head(TEAM_FIELDS, (unit, reporter, _date(on)), per_row=3))
     _heading(doc, TEAM_SECTIONS[0])
     for n, aspect in enumerate(TEAM_ASPECTS):
         _heading(doc, f"（{'一二三四五'[n]}）{aspect}", level=2)
@@ -159,7 +159,7 @@ def _team_report(unit: str, reporter: str, on: date | None, blank: bool) -> Docx
 
 def _personal_report(unit: str, name: str, post: str, on: date | None, parts: Mapping[int, str]) -> DocxDocument:
     doc = _start("附件2", PERSONAL_TITLE)
-    _label_table(doc, [[("单位", unit), ("姓名", name)], [("职务", post), ("日期", _date(on))]])
+    _label_table(doc, _head(PERSONAL_FIELDS, (unit, name, post, _date(on)), per_row=2))
     for n in sorted(parts):
         _heading(doc, PERSONAL_PARTS[n])
         _body(doc, parts[n])
@@ -170,9 +170,10 @@ def _review(
     unit: str, on: date | None, reviewer: str, reviewer_post: str, kind: str, rows: Sequence[tuple[str, str, str]]
 ) -> DocxDocument:
     doc = _start("附件3", REVIEW_TITLE)
-    table = _label_table(doc, [[("单位", unit), ("日期", _date(on))], [("评议人", reviewer), ("评议人职务", reviewer_post)]])
+    *head, kind_label = REVIEW_FIELDS
+    table = _label_table(doc, _head(head, (unit, _date(on), reviewer, reviewer_post), per_row=2))
     kind_row = table.add_row().cells
-    kind_row[0].text = "评议类型"
+    kind_row[0].text = kind_label
     kind_row[1].merge(kind_row[3]).text = kind
     header = table.add_row().cells
     header[0].text, header[1].text = REVIEW_COLUMNS[0], REVIEW_COLUMNS[1]
@@ -190,7 +191,7 @@ def _review(
 
 def _reserve(unit: str, on: date | None, rows: Sequence[tuple[str, str, str, str, str]]) -> DocxDocument:
     doc = _start("附件4", RESERVE_TITLE)
-    _label_table(doc, [[("单位", unit), ("日期", _date(on))]])
+    _label_table(doc, _head(RESERVE_FIELDS, (unit, _date(on)), per_row=2))
     table = doc.add_table(rows=1, cols=len(RESERVE_COLUMNS))
     table.style = "Table Grid"
     for cell, label in zip(table.rows[0].cells, RESERVE_COLUMNS):
@@ -217,6 +218,12 @@ def _start(attachment: str, title: str) -> DocxDocument:
     run.bold = True
     run.font.size = Pt(18)
     return doc
+
+
+def _head(labels: Sequence[str], values: Sequence[str], per_row: int) -> list[list[tuple[str, str]]]:
+    """A form's head fields, label beside value, `per_row` pairs to a table row."""
+    pairs = list(zip(labels, values, strict=True))
+    return [pairs[i:i + per_row] for i in range(0, len(pairs), per_row)]
 
 
 def _label_table(doc: DocxDocument, rows: Sequence[Sequence[tuple[str, str]]]):

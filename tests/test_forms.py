@@ -29,10 +29,13 @@ from parsers import recognise
 from parsers.docx_text import read_docx
 from parsers.forms import (
     FORM_FILES,
+    PERSONAL_FIELDS,
     PERSONAL_PARTS,
+    RESERVE_FIELDS,
     REVIEW_COLUMNS,
     REVIEW_FIELDS,
     TEAM_ASPECTS,
+    TEAM_FIELDS,
     fill_personal_report,
     fill_reserve_recommendation,
     fill_review,
@@ -40,6 +43,7 @@ from parsers.forms import (
     fill_union_review,
     write_forms,
 )
+from parsers.recognise import LABELS
 
 HEAD_ = Person("合成车间", "李建国", HEAD, "lijianguo@tengfei.example")
 SECRETARY_ = Person("合成车间", "刘芳", SECRETARY, "liufang@tengfei.example")
@@ -74,7 +78,13 @@ def test_write_forms_names_and_labels(tmp_path: Path) -> None:
     assert {"单位", "姓名", "职务", "日期"} <= set(personal.tables[0][0] + personal.tables[0][1])
     review_cells = {cell for row in review.tables[0] for cell in row}
     assert set(REVIEW_FIELDS) | set(REVIEW_COLUMNS) <= review_cells
+    assert reserve.tables[0][0][::2] == list(RESERVE_FIELDS)
     assert "推荐理由" in reserve.tables[1][0]
+
+
+def test_the_recogniser_reads_every_head_field_the_forms_write() -> None:
+    written = {*TEAM_FIELDS, *PERSONAL_FIELDS, *REVIEW_FIELDS, *RESERVE_FIELDS}
+    assert written <= set(LABELS)
 
 
 def test_blank_personal_form_sent_back_warns_every_part(tmp_path: Path) -> None:

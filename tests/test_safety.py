@@ -155,11 +155,16 @@ def test_limit_zip_bomb_docx_is_rejected_without_inflating_it(settings, bomb, in
     assert inflated[0] < 5 * MB  # the good report's parts; never the bomb's 600 MB
 
 
-def test_limit_compression_ratio_rejects_a_small_bomb_under_the_xml_cap(settings):
+def padded_report() -> tuple[str, bytes]:
+    """A real report whose document.xml carries 5 MB of spaces: under the XML cap, 200 times over the ratio."""
     name, docx = report()
     xml = document_xml(docx)
     cut = xml.rindex(b"</w:document>")
-    padded = rezip(docx, {"word/document.xml": xml[:cut] + b" " * (5 * MB) + xml[cut:]}, level=9)
+    return name, rezip(docx, {"word/document.xml": xml[:cut] + b" " * (5 * MB) + xml[cut:]}, level=9)
+
+
+def test_limit_compression_ratio_rejects_a_small_bomb_under_the_xml_cap(settings):
+    name, padded = padded_report()
     send(settings, "2026-12-03T10:00", attachments=[(name, padded)])
     poll_once(settings)
     [entry] = log_entries(settings)
@@ -168,10 +173,7 @@ def test_limit_compression_ratio_rejects_a_small_bomb_under_the_xml_cap(settings
 
 
 def test_limit_compression_ratio_and_xml_size_come_from_settings(settings):
-    name, docx = report()
-    xml = document_xml(docx)
-    cut = xml.rindex(b"</w:document>")
-    padded = rezip(docx, {"word/document.xml": xml[:cut] + b" " * (5 * MB) + xml[cut:]}, level=9)
+    name, padded = padded_report()
     send(settings, "2026-12-03T10:00", attachments=[(name, padded)])
     poll_once(with_limits(settings, compression_ratio=100_000))
     assert log_entries(settings)[0].outcome == "accepted"  # a real report once the ratio allows it

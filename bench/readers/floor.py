@@ -7,7 +7,6 @@ policy; names and subjects decoded with email.header), decodes the text parts an
 .docx with python-docx, reading its paragraphs and table cells. Prints one JSON line of counts.
 """
 
-import io
 import json
 import os
 import sys
@@ -15,8 +14,9 @@ from email.header import decode_header, make_header
 from email.parser import BytesParser
 from email.policy import compat32
 
-import docx
 from imapclient import IMAPClient
+
+from docx_read import docx_text  # beside this script, on sys.path
 
 BATCH = 100
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -29,15 +29,6 @@ def decoded(value) -> str:
         return str(make_header(decode_header(str(value))))
     except Exception:  # a header no decoder accepts is still a header: keep it as written
         return str(value)
-
-
-def docx_text(data: bytes) -> int:
-    document = docx.Document(io.BytesIO(data))
-    chars = sum(len(p.text) for p in document.paragraphs)
-    for table in document.tables:
-        for row in table.rows:
-            chars += sum(len(cell.text) for cell in row.cells)
-    return chars
 
 
 def read(data: bytes, counts: dict) -> None:

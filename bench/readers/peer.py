@@ -6,24 +6,15 @@ BODY.PEEK[]), reads what imap-tools parses (subject, sender, text, html, attachm
 every .docx attachment with python-docx, reading paragraphs and table cells. Prints one JSON line.
 """
 
-import io
 import json
 import os
 import sys
 
-import docx
 from imap_tools import MailBoxUnencrypted
 
+from docx_read import docx_text  # beside this script, on sys.path
+
 BULK = 100
-
-
-def docx_text(data: bytes) -> int:
-    document = docx.Document(io.BytesIO(data))
-    chars = sum(len(p.text) for p in document.paragraphs)
-    for table in document.tables:
-        for row in table.rows:
-            chars += sum(len(cell.text) for cell in row.cells)
-    return chars
 
 
 def main() -> None:
