@@ -183,6 +183,9 @@ class AttachmentLog:
     person: str | None = None
     sha256: str | None = None
     saved_as: str | None = None  # path relative to paths.data, when the bytes were kept
+    # A readable document from a roster member that hrbot could not attribute with confidence:
+    # kept (sha256, saved_as) and shown to HR, who decides with an 归属 adjustment.
+    held: bool = False
 
     def to_json(self) -> dict:
         return {

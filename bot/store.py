@@ -41,7 +41,8 @@ CREATE TABLE IF NOT EXISTS attachments (
     reason TEXT NOT NULL DEFAULT '',
     item TEXT, unit TEXT, person TEXT,
     sha256 TEXT,
-    saved_as TEXT
+    saved_as TEXT,
+    held INTEGER NOT NULL DEFAULT 0       -- a document waiting for HR to say what and whose it is
 );
 CREATE INDEX IF NOT EXISTS attachments_by_message ON attachments (message);
 
@@ -120,6 +121,7 @@ class Store:
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")
             db.executescript(SCHEMA)
+            _add_missing_columns(db)
         except (OSError, sqlite3.Error) as e:
             raise StoreError(f"无法打开数据库 {data_dir / STORE_FILE}：{e}") from e
         return cls(db, data_dir)
@@ -197,9 +199,9 @@ class Store:
             for position, a in enumerate(entry.attachments):
                 self.db.execute(
                     "INSERT INTO attachments (message, position, filename, outcome, reason, item, unit, person,"
-                    " sha256, saved_as) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " sha256, saved_as, held) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (message, position, a.filename, a.outcome, a.reason, a.item, a.unit, a.person, a.sha256,
-                     a.saved_as),
+                     a.saved_as, int(a.held)),
                 )
             for document, attachment in rec.documents:
                 self.db.execute(
@@ -223,10 +225,10 @@ class Store:
 
         attachments: dict[int, list[AttachmentLog]] = {}
         for row in self.db.execute(
-            "SELECT message, filename, outcome, reason, item, unit, person, sha256, saved_as FROM attachments"
+            "SELECT message, filename, outcome, reason, item, unit, person, sha256, saved_as, held FROM attachments"
             " ORDER BY message, position"
         ):
-            attachments.setdefault(row[0], []).append(AttachmentLog(*row[1:]))
+            attachments.setdefault(row[0], []).append(AttachmentLog(*row[1:-1], held=bool(row[-1])))
         entries = []
         for row in self.db.execute(
             "SELECT id, message_id, from_addr, received_at, outcome, reason, subject FROM messages"
@@ -402,6 +404,20 @@ class _Transaction:
             if self.durable:
                 self.db.execute("PRAGMA synchronous=NORMAL")
         return False
+
+
+# Columns added after a season's store was first created: (table, column, declaration).
+# CREATE TABLE IF NOT EXISTS leaves an older table as it was, so each is added here once.
+ADDED_COLUMNS = (
+    ("attachments", "held", "INTEGER NOT NULL DEFAULT 0"),
+)
+
+
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    for table, column, declaration in ADDED_COLUMNS:
+        present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if column not in present:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
 
 def _iso_utc(moment: datetime) -> str:
