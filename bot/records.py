@@ -16,6 +16,7 @@ PERSONAL_REPORT = "personal_report"
 LEADER_REVIEW = "leader_review"
 UNION_REVIEW = "union_review"
 RESERVE_RECOMMENDATION = "reserve_recommendation"
+BALLOT_TALLY = "ballot_tally"  # the counted 民主测评 ballots of a unit's meeting (bot.evaluation)
 ITEMS = (
     MEETING_REQUEST,
     TEAM_REPORT,
@@ -23,6 +24,7 @@ ITEMS = (
     LEADER_REVIEW,
     UNION_REVIEW,
     RESERVE_RECOMMENDATION,
+    BALLOT_TALLY,
 )
 # How HR names each item, in mail and in the tracker.
 ITEM_TITLES = {
@@ -32,6 +34,7 @@ ITEM_TITLES = {
     LEADER_REVIEW: "民主评议考核表（领导评价意见）",
     UNION_REVIEW: "民主评议意见",
     RESERVE_RECOMMENDATION: "科级后备干部推荐",
+    BALLOT_TALLY: "民主测评统计表",
 }
 
 # Roles as people.csv spells them.
@@ -82,6 +85,7 @@ class Person:
     name: str
     role: str  # one of ROLES; DEPUTY_SECRETARY is kept as written
     email: str  # lower-cased
+    system: str | None = None  # 专业系统 (people.csv's optional 系统 column): ranks cadres in the evaluation
 
     @property
     def is_secretary(self) -> bool:
