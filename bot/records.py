@@ -37,6 +37,13 @@ ITEM_TITLES = {
     BALLOT_TALLY: "民主测评统计表",
 }
 
+# 民主测评 (bot.evaluation): the channels a cadre is rated through, and the levels of a rating.
+STAFF, HEADS, PLANT, PEERS = "staff", "heads", "plant", "peers"
+CHANNELS = (STAFF, HEADS, PLANT, PEERS)
+CHANNEL_TITLES = {STAFF: "员工民主测评", HEADS: "党政主要领导测评副职", PLANT: "厂领导测评", PEERS: "科级干部互评"}
+TEAM_LEVELS = ("好", "较好", "一般", "较差")
+CADRE_LEVELS = ("优秀", "称职", "基本称职", "不称职")
+
 # Roles as people.csv spells them.
 HEAD = "主要领导"
 SECRETARY = "党支部书记"
