@@ -191,7 +191,8 @@ def build_message(address: str, name: str, to: str, subject: str, text: str, att
               _base64(text.encode("gb18030" if charset != "utf-8" else "utf-8"))]
     for filename, data in attachments:
         kind = "image/png" if filename.endswith(".png") else (
-            "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" if filename.endswith(".xlsx")
+            else "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
         if style == "rfc2231":
             quoted = urllib.parse.quote(filename, safe="")
             type_name, disposition = f'name="{_words(filename, "utf-8")}"', f"filename*=utf-8''{quoted}"

@@ -82,3 +82,28 @@ def tally_sheet(sheet: Sheet, year: int) -> bytes:
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
+
+
+def fill_tally(data: bytes, attended, counts: dict[str, tuple], invalid=0, expected=...) -> bytes:
+    """A tally sheet filled in as a counting team does (the demo's and the tests'): counts by name, the
+    team's under tally.TEAM_NAME; a name not on the sheet is written into a new row of the cadres' block."""
+    from openpyxl import load_workbook
+
+    book = load_workbook(io.BytesIO(data))
+    ws = book[tally.SHEET]
+    ws.cell(tally.COUNT_ROW, 4, attended)
+    ws.cell(tally.COUNT_ROW, 6, invalid)
+    if expected is not ...:
+        ws.cell(tally.COUNT_ROW, 2, expected)
+    rows = {ws.cell(r, 2).value: r for r in range(tally.COUNT_ROW + 1, ws.max_row + 1)}
+    for name, values in counts.items():
+        row = rows.get(name)
+        if row is None:
+            row = ws.max_row + 1
+            ws.cell(row, 1, ws.cell(row - 1, 1).value)
+            ws.cell(row, 2, name)
+        for i, value in enumerate(values):
+            ws.cell(row, tally.FIRST_LEVEL_COLUMN + i, value)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
