@@ -39,8 +39,10 @@ def write_tracker_for(settings: Settings, as_of: date) -> Path:
 
     roster = load_roster(settings.config_dir)
     rows = status_rows(settings, as_of, roster)
+    from bot.evaluation.progress import progress
+
     return write_tracker(settings.paths.tracker, as_of, rows, log_entries(settings), roster, settings.season.timezone,
-                         kept_aside_mail(settings))
+                         kept_aside_mail(settings), progress(settings, roster))
 
 
 def kept_aside_mail(settings: Settings) -> list[OutboxRow]:

@@ -9,6 +9,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from bot import deadlines
+from bot.evaluation.progress import progress
 from bot.evaluation.tallies import folder_arrivals
 from bot.kickoff import kickoff_sent
 from bot.outbox import FileAttachment, compose, write_files
@@ -88,6 +89,7 @@ class Summary:
     unconfirmed_years: list[int]
     calendar_dir: str
     tracker_name: str = ""
+    evaluation: list = field(default_factory=list)  # bot.evaluation.progress.UnitProgress, per unit
     escalate_after: int = 0
     total: int = 0
     state_labels: list[str] = field(default_factory=lambda: [STATE_LABELS[s] for s in STATE_ORDER])
@@ -122,6 +124,7 @@ def build(settings: Settings, cal: WorkCalendar, roster: Roster, store: Store, a
         calendar_dir=str(settings.config_dir / CALENDAR_DIR),
         escalate_after=escalate_after,
         total=len(rows),
+        evaluation=progress(settings, roster),
     )
 
 

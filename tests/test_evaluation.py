@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import email
 import io
 import json
 import stat
 from datetime import date
-from pathlib import Path
+from email import policy
 
 import pytest
 from docx import Document as read_docx
@@ -24,6 +25,8 @@ from bot.records import BALLOT_TALLY, CADRE_LEVELS, Roster
 from bot.reports import status_rows
 from bot.roster import load_roster
 from bot.settings import load
+from bot.store import Store
+from bot.summary import send_summary
 
 PEOPLE_WITH_SYSTEMS = """单位,姓名,角色,邮箱,系统
 合成车间,李建国,主要领导,lijianguo@tengfei.example,生产
@@ -192,6 +195,18 @@ def test_evaluation_round_trip_through_dovecot(season, dovecot, monkeypatch, tmp
     rows = {row[0].value: row for row in quorum.iter_rows(min_row=2)}
     assert rows["生产技术科"][6].value == "未达到" and rows["生产技术科"][0].fill.fgColor.rgb.endswith("FFC7CE")
     assert rows["合成车间"][6].value == "达到" and not rows["合成车间"][0].fill.fgColor.rgb.endswith("FFC7CE")
+
+    # The tracker's 测评 sheet and the daily summary: which tallies are in, which meeting missed quorum.
+    tracker = send_summary(settings, date(2026, 12, 17), at("2026-12-17T08:00"))
+    evaluation = {row[0].value: row for row in load_workbook(tracker)["测评"].iter_rows(min_row=2)}
+    assert evaluation["合成车间"][3].value == "员工民主测评、党政主要领导测评副职、厂领导测评"
+    assert evaluation["合成车间"][8].value == "达到" and evaluation["聚合车间"][2].value == "逾期未交"
+    assert evaluation["生产技术科"][8].value == "未达到" and evaluation["生产技术科"][8].fill.fgColor.rgb.endswith("FFC7CE")
+    with Store.open(settings.paths.data) as store:
+        [summary] = [r for r in store.outbox() if r.kind == "summary"]
+    text = email.message_from_bytes(summary.eml, policy=policy.default).get_body(("plain",)).get_content()
+    assert "- 生产技术科：员工民主测评；述职大会未达到法定人数（实到 18 人，单位 24 人，科室要求不低于 80%）" in text
+    assert "- 合成车间：员工民主测评、党政主要领导测评副职、厂领导测评\n" in text
 
 
 # --- refusals ------------------------------------------------------------------------------

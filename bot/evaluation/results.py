@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 
 from bot.evaluation.channels import cadres, rated_channels
+from bot.evaluation.progress import progress
 from bot.evaluation.scores import load_scores
 from bot.evaluation.tallies import collect
 from bot.records import CADRE_LEVELS, CHANNEL_TITLES, CHANNELS, PEERS, STAFF, TEAM_LEVELS, Roster
@@ -41,15 +42,12 @@ def compute(settings: Settings, roster: Roster | None = None) -> Results:
     scores = load_scores(settings.config_dir, roster)
 
     units = []
-    for name, unit in roster.units.items():
-        staff = tallies.get((STAFF, name))
+    for unit in progress(settings, roster, collected):
+        staff = tallies.get((STAFF, unit.unit))
         sheet = staff.sheet if staff else None
-        required = ev.quorum[unit.kind]
-        attended = sheet.attended if sheet else None
         units.append({
-            "unit": name, "kind": unit.kind, "headcount": unit.headcount, "attended": attended,
-            "quorum_required": required,
-            "quorum_met": None if attended is None else attended >= required * unit.headcount,
+            "unit": unit.unit, "kind": unit.kind, "headcount": unit.headcount, "attended": unit.attended,
+            "quorum_required": unit.quorum_required, "quorum_met": unit.quorum_met,
             "team": _counted(sheet.team.counts, sheet.invalid, TEAM_LEVELS, GOOD) if sheet and sheet.team else None,
         })
 
