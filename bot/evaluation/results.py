@@ -190,10 +190,13 @@ def write_results(settings: Settings, results: Results, on: date) -> Path:
     sheet = book.create_sheet("综合评价")
     sheet.append(["单位", "姓名", "职务", "专业系统", "测评得分", "日常考核成绩", "业绩指标成绩", "综合得分",
                   "系统内排名", "分类"])
-    for c in results.cadres:
-        sheet.append([c["unit"], c["person"], c["role"], c["system"], *(_shown(c[k]) for k in (
-            "ballot_score", "daily_score", "performance_score", "composite", "rank_in_system", "class"))])
     ev = settings.evaluation
+    for c in results.cadres:
+        # Rank and class need a system and a composite; a class only where thresholds are configured.
+        rank = c["rank_in_system"] if c["system"] else ""
+        klass = c["class"] if ev.classes else ""
+        sheet.append([c["unit"], c["person"], c["role"], c["system"], *(_shown(c[k]) for k in (
+            "ballot_score", "daily_score", "performance_score", "composite")), _shown(rank), _shown(klass)])
     sheet.append([])
     sheet.append(["权重：测评 {ballot:g}，日常考核 {daily:g}，业绩指标 {performance:g}".format(**ev.composite_weights)])
     sheet.append(["测评渠道权重：" + "，".join(f"{CHANNEL_TITLES[c]} {ev.channel_weights[c]:g}" for c in CHANNELS)])
