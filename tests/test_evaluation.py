@@ -307,6 +307,26 @@ def test_results_classes_by_top_share(season, tmp_path, capsys):
     cadres = {c["person"]: c for c in results_json(season, capsys)["cadres"]}
     # 生产: 王珺 and 李建国 have composites (刘洋 lacks a performance score): the top half is A.
     assert (cadres["王珺"]["class"], cadres["李建国"]["class"], cadres["刘洋"]["class"]) == ("A", "B", None)
+    # A sheet HR put into tallies/ counts for the unit's item like a mailed one.
+    [row] = [r for r in status_rows(load(season), date(2026, 12, 16)) if r.item == BALLOT_TALLY and r.unit == "合成车间"]
+    assert row.state == "received"
+
+
+def test_tally_copied_out_of_its_workbook_is_rejected_with_what_to_do(season):
+    from bot.records import Mail, Part
+    from parsers import recognise
+
+    book = Workbook()
+    book.active.append(["单位", "姓名", "优秀", "称职", "基本称职", "不称职"])
+    book.active.append(["合成车间", "王珺", 40, 35, 4, 1])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    roster = load_roster(season)
+    sender = roster.by_email("lijianguo@tengfei.example")
+    mail = Mail(None, sender.email, "", "统计", "", [], None, "")
+    part = Part("合成车间民主测评统计表.xlsx", "application/octet-stream", buffer.getvalue())
+    result = recognise(part, mail, sender, roster, 2026)
+    assert result.outcome == "rejected" and "人力资源科下发的 Excel 统计表" in result.reason
 
 
 def test_results_not_importing_pandas_in_the_idle_poll():

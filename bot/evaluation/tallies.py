@@ -6,9 +6,13 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.records import ACCEPTED, BALLOT_TALLY, Arrival, Roster
+
+if TYPE_CHECKING:  # openpyxl comes with the reader: status and reminders import this module without a tallies/ folder
+    from parsers.tally import TallySheet
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +21,7 @@ FOLDER = "tallies"  # in the config folder: sheets HR received on paper or by ha
 
 @dataclass
 class Tally:
-    sheet: object  # parsers.tally.TallySheet
+    sheet: TallySheet
     source: str  # the file name as received, or the path in tallies/
     received_at: datetime
 
