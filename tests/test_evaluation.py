@@ -336,3 +336,33 @@ def test_results_not_importing_pandas_in_the_idle_poll():
     code = "import sys, bot.poll, bot.service, bot.reports; print('pandas' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_results_quorum_of_exactly_the_share_is_met(season, tmp_path, capsys):
+    with open(season / "settings.toml", "a", encoding="utf-8") as f:
+        f.write('\n[evaluation]\nquorum = { "车间" = 0.7, "科室" = 0.8 }\n')
+    units = (season / "units.csv").read_text(encoding="utf-8").replace("合成车间,车间,126,", "合成车间,车间,10,")
+    (season / "units.csv").write_text(units, encoding="utf-8")
+    blank = sheets_by_name(season, tmp_path / "sheets")["合成车间-员工民主测评统计表.xlsx"]
+    (season / "tallies").mkdir()
+    (season / "tallies" / "a.xlsx").write_bytes(fill_tally(blank, 7, {"领导班子": (5, 2, 0, 0)}))
+    [unit, *_] = results_json(season, capsys)["units"]
+    assert (unit["headcount"], unit["attended"], unit["quorum_required"], unit["quorum_met"]) == (10, 7, 0.7, True)
+
+
+def test_roster_reads_the_optional_system_column_from_csv_and_xlsx(season, tmp_path):
+    people = {p.name: p.system for p in load_roster(season).people}
+    assert people["王珺"] == "生产" and people["张海燕"] is None
+    book = Workbook()
+    units = book.active
+    units.title = "单位"
+    units.append(["单位", "类型", "人数", "述职大会日期"])
+    units.append(["合成车间", "车间", 126, None])
+    staff = book.create_sheet("人员")
+    staff.append(["单位", "姓名", "角色", "邮箱", "系统"])
+    staff.append(["合成车间", "李建国", "主要领导", "lijianguo@tengfei.example", " 生 产 "])
+    folder = tmp_path / "xlsx-roster"
+    folder.mkdir()
+    book.save(folder / "roster.xlsx")
+    [head] = load_roster(folder).people
+    assert head.system == "生产"

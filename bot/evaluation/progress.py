@@ -35,6 +35,7 @@ def progress(settings, roster: Roster, collected: Collected | None = None) -> li
             unit=name, kind=unit.kind, headcount=unit.headcount,
             channels=tuple(CHANNEL_TITLES[c] for c in CHANNELS if (c, name) in tallies),
             attended=attended, quorum_required=required,
-            quorum_met=None if attended is None else attended >= required * unit.headcount,
+            # The tolerance keeps 0.7 × 10 = 7.000000000000001 from failing a meeting of exactly 7.
+            quorum_met=None if attended is None else attended >= required * unit.headcount - 1e-9,
         ))
     return out
