@@ -14,7 +14,7 @@ from bot.evaluation.scores import load_scores
 from bot.evaluation.tallies import collect
 from bot.records import CADRE_LEVELS, CHANNEL_TITLES, CHANNELS, PEERS, STAFF, TEAM_LEVELS, Roster
 from bot.roster import load_roster
-from bot.settings import Settings
+from bot.settings import COMPOSITE_PARTS, Settings
 
 GOOD = "好+较好"
 RED = "FFC7CE"
@@ -51,54 +51,83 @@ def compute(settings: Settings, roster: Roster | None = None) -> Results:
             "team": _counted(sheet.team.counts, sheet.invalid, TEAM_LEVELS, GOOD) if sheet and sheet.team else None,
         })
 
-    # One row per cadre, channel and level: pandas does the shares, scores, weighting and ranking.
     people = [p for unit in roster.units for p in cadres(roster, unit)]
-    records, invalid = [], {}
+    ratings = _ratings(people, tallies, ev)
+    ballots = _ballot_scores(ratings)
+    cadre_rows = []
+    for person in people:
+        who = (person.unit, person.name)
+        channels = {}
+        for channel in rated_channels(person):
+            rating = ratings.loc[(*who, channel)]
+            channels[channel] = None if pd.isna(rating["votes"]) else {
+                "counts": {level: int(rating[level]) for level in CADRE_LEVELS},
+                "invalid": int(rating["invalid"]),
+                "shares": {level: _round(_number(rating[f"{level}占比"]), 4) for level in CADRE_LEVELS},
+                "score": _round(_number(rating["score"])),
+            }
+        given = scores.get(who)
+        cadre_rows.append({
+            "unit": person.unit, "person": person.name, "role": person.role, "system": person.system,
+            "channels": channels, "ballot_score": _number(ballots.get(who)),
+            "daily_score": given.daily if given else None,
+            "performance_score": given.performance if given else None,
+        })
+    _composite(cadre_rows, ev.composite_weights)
+    for row in cadre_rows:  # rounded only once the composite is computed from the exact figure
+        row["ballot_score"] = _round(row["ballot_score"])
+    _rank(cadre_rows, ev.classes)
+    return Results(units, cadre_rows, collected.refusals)
+
+
+def _ratings(people, tallies, ev):
+    """One row per cadre and rating channel (NaN counts where the tally is not in): counts, shares, score, weight."""
+    import pandas as pd
+
+    records = []
     for person in people:
         for channel in rated_channels(person):
             tally = tallies.get((channel, person.system if channel == PEERS else person.unit))
             row = next((r for r in tally.sheet.people if (r.unit, r.name) == (person.unit, person.name)),
                        None) if tally else None
-            if row is None:
-                continue
-            invalid[(person.unit, person.name, channel)] = tally.sheet.invalid
-            records += [(person.unit, person.name, channel, level, row.counts[level]) for level in CADRE_LEVELS]
-    counts = pd.DataFrame(records, columns=["unit", "person", "channel", "level", "count"])
-    table = counts.pivot_table(index=["unit", "person", "channel"], columns="level", values="count",
-                               aggfunc="sum").reindex(columns=list(CADRE_LEVELS)) if records else None
-    votes = table.sum(axis=1) if table is not None else None
-    channel_score = (table.mul(pd.Series(dict(ev.points))).sum(axis=1) / votes.where(votes > 0)
-                     if table is not None else None)
+            counts = row.counts if row else {}
+            records.append({"unit": person.unit, "person": person.name, "channel": channel,
+                            "weight": ev.channel_weights[channel], "invalid": tally.sheet.invalid if row else None,
+                            **{level: counts.get(level) for level in CADRE_LEVELS}})
+    frame = pd.DataFrame(records, columns=["unit", "person", "channel", "weight", "invalid", *CADRE_LEVELS])
+    frame = frame.set_index(["unit", "person", "channel"])
+    levels = frame[list(CADRE_LEVELS)].astype(float)
+    frame["votes"] = levels.sum(axis=1, min_count=1)
+    valid = frame["votes"].where(frame["votes"] > 0)
+    for level in CADRE_LEVELS:
+        frame[f"{level}占比"] = levels[level] / valid
+    frame["score"] = (levels * pd.Series(dict(ev.points))).sum(axis=1, min_count=1) / valid
+    return frame
 
-    cadre_rows = []
-    for person in people:
-        channels, weighted, weights, complete = {}, 0.0, 0.0, True
-        for channel in rated_channels(person):
-            key = (person.unit, person.name, channel)
-            if table is None or key not in table.index:
-                channels[channel] = None
-                complete = complete and ev.channel_weights[channel] == 0
-                continue
-            level_counts = {level: int(table.loc[key, level]) for level in CADRE_LEVELS}
-            score = _number(channel_score.loc[key])
-            channels[channel] = {**_counted(level_counts, invalid[key], CADRE_LEVELS, None),
-                                 "score": _round(score)}
-            if ev.channel_weights[channel] > 0:
-                complete = complete and score is not None
-                weighted += ev.channel_weights[channel] * (score or 0.0)
-                weights += ev.channel_weights[channel]
-        ballot = weighted / weights if complete and weights > 0 else None
-        given = scores.get((person.unit, person.name))
-        daily = given.daily if given else None
-        performance = given.performance if given else None
-        cadre_rows.append({
-            "unit": person.unit, "person": person.name, "role": person.role, "system": person.system,
-            "channels": channels, "ballot_score": _round(ballot), "daily_score": daily,
-            "performance_score": performance,
-            "composite": _round(_composite(ev.composite_weights, ballot, daily, performance)),
-        })
-    _rank(cadre_rows, ev.classes)
-    return Results(units, cadre_rows, collected.refusals)
+
+def _ballot_scores(ratings) -> dict:
+    """(unit, person) -> the weighted mean of the channel scores, the weights rescaled over the channels that
+    rate the cadre; NaN when a channel with weight > 0 has no score yet."""
+    weighed = ratings[ratings["weight"] > 0]
+    if weighed.empty:
+        return {}
+    groups = (weighed["score"] * weighed["weight"]).groupby(level=["unit", "person"])
+    total = groups.sum(min_count=1)
+    missing = weighed["score"].isna().groupby(level=["unit", "person"]).any()
+    ballot = (total / weighed["weight"].groupby(level=["unit", "person"]).sum()).mask(missing)
+    return {key: _number(value) for key, value in ballot.items()}
+
+
+def _composite(rows: list[dict], weights) -> None:
+    """The weighted sum of the ballot, daily and performance scores; a part with weight 0 is not needed,
+    a needed part missing leaves None."""
+    import pandas as pd
+
+    parts = [part for part in COMPOSITE_PARTS if weights[part] > 0]
+    frame = pd.DataFrame([[r[f"{part}_score"] for part in parts] for r in rows], columns=parts, dtype=float)
+    composite = (frame * pd.Series({part: weights[part] for part in parts})).sum(axis=1, skipna=False)
+    for row, value in zip(rows, composite):
+        row["composite"] = _round(_number(value))
 
 
 def _counted(counts: dict[str, int], invalid: int, levels: tuple[str, ...], good: str | None) -> dict:
@@ -110,19 +139,11 @@ def _counted(counts: dict[str, int], invalid: int, levels: tuple[str, ...], good
     return {"counts": {level: counts[level] for level in levels}, "invalid": invalid, "shares": shares}
 
 
-def _composite(weights, ballot: float | None, daily: float | None, performance: float | None) -> float | None:
-    """The weighted sum; a part with weight 0 is not needed, a needed part missing leaves None."""
-    parts = {"ballot": ballot, "daily": daily, "performance": performance}
-    if any(weights[k] > 0 and v is None for k, v in parts.items()):
-        return None
-    return sum(weights[k] * v for k, v in parts.items() if weights[k] > 0)
-
-
 def _rank(rows: list[dict], classes) -> None:
     """Rank within each 专业系统 by composite (best 1, ties share a rank); class by the configured thresholds."""
     import pandas as pd
 
-    frame = pd.DataFrame([{"system": r["system"], "composite": r["composite"]} for r in rows])
+    frame = pd.DataFrame([(r["system"], r["composite"]) for r in rows], columns=["system", "composite"])
     ranked = frame[frame["system"].notna() & frame["composite"].notna()]
     ranks = ranked.groupby("system")["composite"].rank(method="min", ascending=False)
     sizes = ranked.groupby("system")["composite"].transform("size")
@@ -139,7 +160,8 @@ def _rank(rows: list[dict], classes) -> None:
 
 
 def _number(value) -> float | None:
-    return None if value is None or value != value else float(value)  # NaN is the only value unequal to itself
+    """A float, or None for a missing value (None or NaN, the only value unequal to itself)."""
+    return None if value is None or value != value else float(value)
 
 
 def _round(value: float | None, digits: int = 2) -> float | None:
