@@ -37,16 +37,20 @@ def collect(settings, roster: Roster) -> Collected:
     from bot.store import Store
 
     found: list[tuple[str, datetime, bytes]] = []
+    refusals: list[str] = []
     with Store.open(settings.paths.data) as store:
         for entry in store.log():
             for part in entry.attachments:
                 if part.item == BALLOT_TALLY and part.outcome == ACCEPTED and part.saved_as:
-                    data = (settings.paths.data / part.saved_as).read_bytes()
+                    try:
+                        data = (settings.paths.data / part.saved_as).read_bytes()
+                    except OSError as error:  # a kept file removed by hand: say so, count the rest
+                        refusals.append(f"{part.filename or part.saved_as}：保存的文件无法读取（{error.strerror}）")
+                        continue
                     found.append((part.filename or part.saved_as, entry.received_at, data))
     found += [(str(path), moment, path.read_bytes())
               for path, moment in _folder_files(settings.config_dir, settings.season.timezone)]
     tallies: dict[tuple[str, str], Tally] = {}
-    refusals: list[str] = []
     for source, moment, data in sorted(found, key=lambda f: f[1]):
         sheet, problem = _read(data, roster)
         if sheet is None:
