@@ -26,6 +26,9 @@ EXAMPLES = {
     "send": "hrbot send",
     "check": "hrbot check",
     "run": "hrbot run --verbose",
+    "ballots": "hrbot ballots --dir ./测评票",
+    "tally-sheets": "hrbot tally-sheets --dir ./统计表",
+    "results": "hrbot results --json",
 }
 
 
@@ -120,6 +123,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("check", cmd_check, "validate the config and reach the mailbox and the sender, changing nothing")
     command("run", cmd_run, "the long-running service: polls, sends, reminds, mails the daily tracker")
+
+    p = command("ballots", cmd_ballots, "write each unit's anonymous 测评票 (.docx, and PDF with LibreOffice)")
+    p.add_argument("--dir", type=Path, default=Path("ballots"), help="where to write them (default ./ballots)")
+
+    p = command("tally-sheets", cmd_tally_sheets, "write the .xlsx tally sheets the counting teams fill in")
+    p.add_argument("--dir", type=Path, default=Path("tally-sheets"), help="where to write them (default ./tally-sheets)")
+
+    p = command("results", cmd_results, "quorum, ballot shares and scores, the composite and the ranking")
+    p.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
 
@@ -284,6 +296,41 @@ def cmd_run(args) -> int:
     from bot.service import run_service
 
     run_service(_settings(args))
+    return 0
+
+
+def cmd_ballots(args) -> int:
+    from bot.evaluation.ballots import write_ballots
+    from bot.roster import load_roster
+
+    settings = _settings(args)
+    for path in write_ballots(load_roster(settings.config_dir), settings.season.year, args.dir):
+        print(path)
+    return 0
+
+
+def cmd_tally_sheets(args) -> int:
+    from bot.evaluation.sheets import write_tally_sheets
+    from bot.roster import load_roster
+
+    settings = _settings(args)
+    for path in write_tally_sheets(load_roster(settings.config_dir), settings.season.year, args.dir):
+        print(path)
+    return 0
+
+
+def cmd_results(args) -> int:
+    from bot.evaluation.results import compute, write_results
+
+    settings = _settings(args)
+    results = compute(settings)
+    path = write_results(settings, results, _today(settings))
+    for line in results.refusals:
+        print(f"未计入：{line}", file=sys.stderr)
+    if args.json:
+        _print_json(results.to_json())
+    else:
+        print(path)
     return 0
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from bot.records import (
+    BALLOT_TALLY,
     ITEMS,
     LATE,
     LEADER_REVIEW,
@@ -66,6 +67,7 @@ def expected_items(season: Season, roster: Roster) -> list[Expected]:
             LEADER_REVIEW: [p.name for p in people if p.on_team],
             UNION_REVIEW: [None],
             RESERVE_RECOMMENDATION: [None] if season.reserve_recommendation_due is not None else [],
+            BALLOT_TALLY: [None],
         }
         for item in ITEMS:
             # dict.fromkeys drops a name listed twice in one unit, which would otherwise give twin rows.
@@ -81,10 +83,10 @@ def due_date(season: Season, cal: WorkCalendar, item: str, meeting: date | None)
         return season.union_review_due, False
     if item == RESERVE_RECOMMENDATION:
         return season.reserve_recommendation_due, False
-    if item in (TEAM_REPORT, PERSONAL_REPORT, LEADER_REVIEW):
+    if item in (TEAM_REPORT, PERSONAL_REPORT, LEADER_REVIEW, BALLOT_TALLY):
         if meeting is None:
             return None, False
-        if item == LEADER_REVIEW:
+        if item in (LEADER_REVIEW, BALLOT_TALLY):
             return cal.shift(meeting, season.review_workdays_after_meeting)
         return cal.shift(meeting, -season.report_workdays_before_meeting)
     raise ValueError(f"unknown item {item!r}")

@@ -12,7 +12,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 from bot.errors import UsageError
-from bot.records import HEAD, DEPUTY, UNION_CHAIR, Roster
+from bot.records import DEPUTY, HEAD, HEADS, STAFF, UNION_CHAIR, Roster
 
 MARKER = ".hrbot-demo"
 AS_OF = date(2026, 12, 17)  # a day inside the season when every state shows up
@@ -28,6 +28,7 @@ class DemoResult:
     tracker: Path
     outbox: Path
     outgoing: int
+    results: Path
 
     def summary(self) -> str:
         counts = "，".join(f"{k} {v}" for k, v in sorted(self.recorded.items()))
@@ -37,12 +38,14 @@ class DemoResult:
             f"示例收件箱：{self.mailbox}（{self.messages} 封邮件；处理结果：{counts}）",
             f"跟踪表：{self.tracker}",
             f"待发邮件（回执）：{self.outbox}（{self.outgoing} 封 .eml）",
+            f"民主测评结果：{self.results}（仅供人力资源科，不外发；重新计算：hrbot --config {self.config} results）",
             f"查看状态：hrbot --config {self.config} status --as-of {AS_OF}",
         ])
 
 
 def run_demo(folder: Path) -> DemoResult:
     """Make the sample season in `folder` (replacing an earlier demo there), poll it, write the tracker."""
+    from bot.evaluation.results import compute, write_results
     from bot.poll import poll_once
     from bot.reports import write_tracker_for
     from bot.roster import load_roster
@@ -54,15 +57,80 @@ def run_demo(folder: Path) -> DemoResult:
     config.mkdir(parents=True)
     for name in CONFIG_FILES:
         shutil.copy(EXAMPLE_CONFIG / name, config / name)
+    _add_systems(config / "people.csv")
     settings = load(config)
     roster = load_roster(config)
     messages = sample_messages(roster, settings.hr.address)
     _deliver(settings.mailbox.path, messages)
+    _hr_evaluation_files(config, roster)
     report = poll_once(settings)
     tracker = write_tracker_for(settings, AS_OF)
     outgoing = len(list(settings.paths.outbox.glob("*.eml")))
+    results = write_results(settings, compute(settings, roster), AS_OF)
     return DemoResult(config=config, mailbox=settings.mailbox.path, messages=len(messages),
-                      recorded=report.counts(), tracker=tracker, outbox=settings.paths.outbox, outgoing=outgoing)
+                      recorded=report.counts(), tracker=tracker, outbox=settings.paths.outbox, outgoing=outgoing,
+                      results=results)
+
+
+def _add_systems(people_csv: Path) -> None:
+    """The optional 系统 column: the workshops' cadres in 生产, the offices' in 技术 (ranking is within a system)."""
+    import csv
+    import io
+
+    from bot.records import REPORTING_ROLES
+
+    rows = list(csv.reader(io.StringIO(people_csv.read_text(encoding="utf-8-sig"))))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*rows[0], "系统"])
+    for row in rows[1:]:
+        cadre = row[2] in REPORTING_ROLES or row[2] == "党支部副书记"
+        writer.writerow([*row, ("生产" if row[0].endswith("车间") else "技术") if cadre else ""])
+    people_csv.write_text(out.getvalue(), encoding="utf-8")
+
+
+def _hr_evaluation_files(config: Path, roster: Roster) -> None:
+    """What HR adds by hand: the plant leaders' and the 生产 peers' tallies (tallies/) and 日常考核.xlsx."""
+    from openpyxl import Workbook
+
+    from bot.evaluation.channels import cadres
+    from bot.evaluation.scores import DAILY, FILE, NAME, PERFORMANCE, UNIT
+    from bot.evaluation.tallies import FOLDER
+    from bot.records import PEERS, PLANT
+
+    unit = next(iter(roster.units))
+    (config / FOLDER).mkdir()
+    for channel, scope, attended in ((PLANT, unit, 6), (PEERS, "生产", 8)):
+        name, data = sample_tally(roster, scope, channel, attended)
+        (config / FOLDER / name).write_bytes(data)
+    book = Workbook()
+    book.active.append([UNIT, NAME, DAILY, PERFORMANCE])
+    for n, person in enumerate(cadres(roster, unit)):
+        # The last one's performance score is not in yet: shown as missing, never as 0.
+        book.active.append([unit, person.name, 92 - 3 * n, 90 - 2 * n if n < len(cadres(roster, unit)) - 1 else None])
+    book.save(config / FILE)
+
+
+def sample_tally(roster: Roster, scope: str, channel: str, attended: int, invalid: int = 0) -> tuple[str, bytes]:
+    """A tally sheet of a unit's (or, for peers, a system's) channel filled in as a counting team would:
+    (file name, bytes)."""
+    from bot.evaluation.channels import sheets
+    from bot.evaluation.sheets import file_name, fill_tally, tally_sheet
+    from parsers.tally import TEAM_NAME
+
+    sheet = next(s for s in sheets(roster) if s.channel == channel and scope in (s.unit, s.system))
+    valid = attended - invalid
+    counts = {TEAM_NAME: _spread(valid, 0)} if sheet.team else {}
+    counts.update({p.name: _spread(valid, n + 1) for n, p in enumerate(sheet.people)})
+    return file_name(sheet), fill_tally(tally_sheet(sheet, AS_OF.year), attended, counts, invalid)
+
+
+def _spread(votes: int, n: int) -> tuple[int, int, int, int]:
+    """Votes over the four levels, mostly the top two, a little different for each person."""
+    best = max(0, votes * (60 - 7 * (n % 4)) // 100)
+    good = min(votes - best, votes * (30 + 4 * (n % 3)) // 100)
+    fair = (votes - best - good) * 2 // 3
+    return best, good, fair, votes - best - good - fair
 
 
 def _prepare(folder: Path) -> None:
@@ -160,6 +228,10 @@ def sample_messages(roster: Roster, hr: str) -> list[tuple[datetime, bytes]]:
     mail("2026-12-15T10:00", who(b, UNION_CHAIR), f"{b}民主评议意见", "请查收。",
          [(f"{b}民主评议意见.docx", forms.fill_union_review(
              b, who(b, UNION_CHAIR).name, {p.name: "" for p in roster.people_in(b) if p.on_team}))])
+    # The counting teams' tallies: 合成车间's meeting reached its quorum, 聚合车间's did not (52 of 98 < 60%).
+    mail("2026-12-14T18:00", head[a], f"{a}民主测评统计表", "员工测评和副职测评的统计表，请查收。",
+         [sample_tally(roster, a, STAFF, 80, invalid=2), sample_tally(roster, a, HEADS, 2)], style="outlook")
+    mail("2026-12-15T11:30", head[b], f"{b}民主测评统计表", "请查收。", [sample_tally(roster, b, STAFF, 52, invalid=1)])
     mail("2026-12-16T09:00", who(a, "secretary"), "对主要领导的评价意见", "请查收。",
          [review(a, HEAD, "secretary")], style="foxmail")
     mail("2026-12-16T15:45", head[d], f"{d}述职材料", "请查收。", [team(d), personal(d, HEAD)], style="rfc2231")
@@ -191,7 +263,8 @@ def build_message(address: str, name: str, to: str, subject: str, text: str, att
               _base64(text.encode("gb18030" if charset != "utf-8" else "utf-8"))]
     for filename, data in attachments:
         kind = "image/png" if filename.endswith(".png") else (
-            "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" if filename.endswith(".xlsx")
+            else "application/vnd.openxmlformats-officedocument.wordprocessingml.document")
         if style == "rfc2231":
             quoted = urllib.parse.quote(filename, safe="")
             type_name, disposition = f'name="{_words(filename, "utf-8")}"', f"filename*=utf-8''{quoted}"

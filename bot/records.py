@@ -16,6 +16,7 @@ PERSONAL_REPORT = "personal_report"
 LEADER_REVIEW = "leader_review"
 UNION_REVIEW = "union_review"
 RESERVE_RECOMMENDATION = "reserve_recommendation"
+BALLOT_TALLY = "ballot_tally"  # the counted 民主测评 ballots of a unit's meeting (bot.evaluation)
 ITEMS = (
     MEETING_REQUEST,
     TEAM_REPORT,
@@ -23,6 +24,7 @@ ITEMS = (
     LEADER_REVIEW,
     UNION_REVIEW,
     RESERVE_RECOMMENDATION,
+    BALLOT_TALLY,
 )
 # How HR names each item, in mail and in the tracker.
 ITEM_TITLES = {
@@ -32,7 +34,15 @@ ITEM_TITLES = {
     LEADER_REVIEW: "民主评议考核表（领导评价意见）",
     UNION_REVIEW: "民主评议意见",
     RESERVE_RECOMMENDATION: "科级后备干部推荐",
+    BALLOT_TALLY: "民主测评统计表",
 }
+
+# 民主测评 (bot.evaluation): the channels a cadre is rated through, and the levels of a rating.
+STAFF, HEADS, PLANT, PEERS = "staff", "heads", "plant", "peers"
+CHANNELS = (STAFF, HEADS, PLANT, PEERS)
+CHANNEL_TITLES = {STAFF: "员工民主测评", HEADS: "党政主要领导测评副职", PLANT: "厂领导测评", PEERS: "科级干部互评"}
+TEAM_LEVELS = ("好", "较好", "一般", "较差")
+CADRE_LEVELS = ("优秀", "称职", "基本称职", "不称职")
 
 # Roles as people.csv spells them.
 HEAD = "主要领导"
@@ -82,6 +92,7 @@ class Person:
     name: str
     role: str  # one of ROLES; DEPUTY_SECRETARY is kept as written
     email: str  # lower-cased
+    system: str | None = None  # 专业系统 (people.csv's optional 系统 column): ranks cadres in the evaluation
 
     @property
     def is_secretary(self) -> bool:

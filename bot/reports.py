@@ -6,6 +6,7 @@ from datetime import date
 from pathlib import Path
 
 from bot import deadlines
+from bot.evaluation.tallies import folder_arrivals
 from bot.records import ITEM_TITLES, LogEntry, OutboxRow, Roster, StatusRow
 from bot.roster import load_roster
 from bot.settings import Settings
@@ -20,6 +21,7 @@ def status_rows(settings: Settings, as_of: date, roster: Roster | None = None) -
     calendar = WorkCalendar.load(settings.config_dir)
     with Store.open(settings.paths.data) as store:
         arrivals, requested = store.arrivals(), store.requested_meetings()
+    arrivals += folder_arrivals(settings.config_dir, roster, settings.season.timezone)
     return deadlines.status(settings.season, calendar, roster, arrivals, requested, as_of)
 
 
@@ -37,8 +39,10 @@ def write_tracker_for(settings: Settings, as_of: date) -> Path:
 
     roster = load_roster(settings.config_dir)
     rows = status_rows(settings, as_of, roster)
+    from bot.evaluation.progress import progress
+
     return write_tracker(settings.paths.tracker, as_of, rows, log_entries(settings), roster, settings.season.timezone,
-                         kept_aside_mail(settings))
+                         kept_aside_mail(settings), progress(settings, roster))
 
 
 def kept_aside_mail(settings: Settings) -> list[OutboxRow]:

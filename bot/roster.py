@@ -26,6 +26,7 @@ PEOPLE_SHEET = "人员"
 
 UNIT, KIND, HEADCOUNT, MEETING = "单位", "类型", "人数", "述职大会日期"
 NAME, ROLE, EMAIL = "姓名", "角色", "邮箱"
+SYSTEM = "系统"  # optional: the cadre's 专业系统, used only by the evaluation's ranking
 UNIT_COLUMNS = (UNIT, KIND, HEADCOUNT, MEETING)
 PEOPLE_COLUMNS = (UNIT, NAME, ROLE, EMAIL)
 UNIT_KINDS = ("车间", "科室")
@@ -77,18 +78,18 @@ def _read_tables(config_dir: Path) -> tuple[_Table, _Table]:
             log.warning("%s is ignored: %s and %s take precedence", workbook, UNITS_FILE, PEOPLE_FILE)
         return (
             _read_csv(units_csv, UNITS_FILE, UNIT_COLUMNS),
-            _read_csv(people_csv, PEOPLE_FILE, PEOPLE_COLUMNS),
+            _read_csv(people_csv, PEOPLE_FILE, PEOPLE_COLUMNS, optional=(SYSTEM,)),
         )
     if workbook.exists():
         return _read_workbook(workbook)
     raise ConfigError(units_csv, f"找不到名单文件：需要 {UNITS_FILE} 和 {PEOPLE_FILE}，或 {WORKBOOK_FILE}")
 
 
-def _read_csv(path: Path, short: str, columns: tuple[str, ...]) -> _Table:
+def _read_csv(path: Path, short: str, columns: tuple[str, ...], optional: tuple[str, ...] = ()) -> _Table:
     text = _visible(_decode(path))
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
     try:
-        return _table(str(path), short, reader, columns)
+        return _table(str(path), short, reader, columns, optional)
     except csv.Error as e:
         raise ConfigError(path, f"CSV 格式错误（{e}）", reader.line_num) from None
 
@@ -123,23 +124,26 @@ def _read_workbook(path: Path) -> tuple[_Table, _Table]:
     except Exception as e:  # openpyxl reports a non-xlsx file through many unrelated exception types
         raise ConfigError(path, f"无法打开工作簿（{type(e).__name__}: {e}），请用 Excel 另存为 .xlsx 格式") from None
     try:
-        return _sheet(book, path, UNITS_SHEET, UNIT_COLUMNS), _sheet(book, path, PEOPLE_SHEET, PEOPLE_COLUMNS)
+        return _sheet(book, path, UNITS_SHEET, UNIT_COLUMNS), _sheet(book, path, PEOPLE_SHEET, PEOPLE_COLUMNS, (SYSTEM,))
     finally:
         book.close()
 
 
-def _sheet(book, path: Path, title: str, columns: tuple[str, ...]) -> _Table:
+def _sheet(book, path: Path, title: str, columns: tuple[str, ...], optional: tuple[str, ...] = ()) -> _Table:
     name = next((n for n in book.sheetnames if n.strip() == title), None)
     if name is None:
         raise ConfigError(path, f"缺少工作表“{title}”（现有：{'、'.join(book.sheetnames)}）")
     sheet = book[name]
     sheet.reset_dimensions()  # a wrong <dimension> from other tools would cut rows off in read-only mode
     rows = ([_visible(c) if type(c) is str else c for c in cells] for cells in sheet.iter_rows(values_only=True))
-    return _table(f"{path} 工作表“{title}”", f"工作表“{title}”", rows, columns)
+    return _table(f"{path} 工作表“{title}”", f"工作表“{title}”", rows, columns, optional)
 
 
-def _table(where: str, short: str, records: Iterable[list | tuple], columns: tuple[str, ...]) -> _Table:
-    """Find the header (the first non-blank row), check its columns, and keep the non-blank rows."""
+def _table(where: str, short: str, records: Iterable[list | tuple], columns: tuple[str, ...],
+           optional: tuple[str, ...] = ()) -> _Table:
+    """Find the header (the first non-blank row), check its columns, and keep the non-blank rows.
+
+    An optional column is read when the header has it; a row's cells then lack it otherwise."""
     numbered = enumerate(records, 1)
     header = next(((n, cells) for n, cells in numbered if not _blank(cells)), None)
     if header is None:
@@ -150,7 +154,7 @@ def _table(where: str, short: str, records: Iterable[list | tuple], columns: tup
         if column not in names:
             read = "，".join(n for n in names if n)
             raise ConfigError(where, f"缺少列“{column}”（读到：{read}；应为：{','.join(columns)}）", number)
-    index = [(c, names.index(c)) for c in columns]
+    index = [(c, names.index(c)) for c in (*columns, *(o for o in optional if o in names))]
     rows = []
     for n, cells in numbered:
         values = {c: cells[i] if i < len(cells) else None for c, i in index}
@@ -272,6 +276,7 @@ def _people(table: _Table, units: dict[str, Unit], units_short: str) -> tuple[Pe
             name=_name(table, row),
             role=_role(table, row),
             email=_email(table, row),
+            system=_squeeze(_text(row.cells.get(SYSTEM))) or None,
         )
         if person.email in by_email:
             other, number = by_email[person.email]

@@ -13,6 +13,7 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import ConfigError
+from bot.records import CADRE_LEVELS, CHANNELS
 
 # The example config shipped in the repository; `hrbot demo` and the template fallback use it.
 EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config"
@@ -134,6 +135,20 @@ class ServiceOptions(NamedTuple):
     log_backups: int = 5
 
 
+class Evaluation(NamedTuple):
+    """[evaluation]: level points, the weights of the ballot channels and of the composite, quorum, classes."""
+
+    points: Mapping[str, float] = MappingProxyType({"优秀": 100, "称职": 80, "基本称职": 60, "不称职": 0})
+    channel_weights: Mapping[str, float] = MappingProxyType({"staff": 0.4, "heads": 0.2, "plant": 0.2, "peers": 0.2})
+    composite_weights: Mapping[str, float] = MappingProxyType({"ballot": 0.4, "daily": 0.3, "performance": 0.3})
+    quorum: Mapping[str, float] = MappingProxyType({"车间": 0.6, "科室": 0.8})
+    # (class name, "min_score" | "top_share", threshold), best class first; empty: ranking only
+    classes: tuple[tuple[str, str, float], ...] = ()
+
+
+COMPOSITE_PARTS = ("ballot", "daily", "performance")
+
+
 class Settings(NamedTuple):
     """The whole of settings.toml."""
 
@@ -149,6 +164,7 @@ class Settings(NamedTuple):
     limits: Limits = Limits()
     service: ServiceOptions = ServiceOptions()
     require_authentication: bool = True  # reject roster mail whose SPF/DMARC failed
+    evaluation: Evaluation = Evaluation()
 
     def secret(self, env_name: str) -> str:
         """The secret held by the environment variable the config names."""
@@ -268,6 +284,7 @@ class _Reader:
             require_authentication=self.get(
                 self.table(doc, "security", required=False), "security", "require_authentication", bool, True
             ),
+            evaluation=self.evaluation(self.table(doc, "evaluation", required=False)),
         )
 
     def season(self, t: dict) -> Season:
@@ -407,3 +424,45 @@ class _Reader:
                 self.fail("limits", key, "应是正整数")
             values[key] = value
         return Limits(**values)
+
+    def evaluation(self, t: dict) -> Evaluation:
+        s, default = "evaluation", Evaluation()
+        points = self.numbers(t, "points", CADRE_LEVELS, default.points)
+        channels = self.numbers(t, "channel_weights", CHANNELS, default.channel_weights, weights=True)
+        composite = self.numbers(t, "composite_weights", COMPOSITE_PARTS, default.composite_weights, weights=True)
+        quorum = self.numbers(t, "quorum", tuple(default.quorum), default.quorum)
+        for kind, share in quorum.items():
+            if not 0 < share <= 1:
+                self.fail(s, "quorum", f"{kind} 的比例应在 0 到 1 之间，例如 0.6")
+        classes = []
+        raw = t.get("classes", [])
+        if not isinstance(raw, list) or not all(isinstance(c, dict) for c in raw):
+            self.fail(s, "classes", '应写成 [{name = "A", top_share = 0.2}, ...] 或用 min_score')
+        for entry in raw:
+            keys = [k for k in ("min_score", "top_share") if k in entry]
+            name = entry.get("name")
+            if not isinstance(name, str) or len(keys) != 1 or not isinstance(entry[keys[0]], (int, float)) \
+                    or isinstance(entry[keys[0]], bool):
+                self.fail(s, "classes", "每一类需有 name，以及 min_score（分数线）或 top_share（前百分之几，0–1）之一")
+            classes.append((name, keys[0], float(entry[keys[0]])))
+        return Evaluation(points=MappingProxyType(points), channel_weights=MappingProxyType(channels),
+                          composite_weights=MappingProxyType(composite), quorum=MappingProxyType(quorum),
+                          classes=tuple(classes))
+
+    def numbers(self, t: dict, key: str, names: tuple[str, ...], default: Mapping, weights: bool = False) -> dict:
+        """A table of numbers with exactly these keys; a weight set must sum to 1."""
+        s = "evaluation"
+        value = t.get(key, default)
+        if not isinstance(value, Mapping):
+            self.fail(s, key, f"应写成 {{{', '.join(f'{n!r} = …' for n in names)}}}")
+        if set(value) != set(names):
+            self.fail(s, key, f"应恰好包含 {'、'.join(names)}（现有：{'、'.join(value) or '无'}）")
+        numbers = {}
+        for name in names:
+            number = value[name]
+            if isinstance(number, bool) or not isinstance(number, (int, float)) or number < 0:
+                self.fail(s, key, f"{name} 应是不小于 0 的数字，而不是“{number}”")
+            numbers[name] = float(number)
+        if weights and abs(sum(numbers.values()) - 1) > 1e-9:
+            self.fail(s, key, f"各项权重之和应为 1（现为 {sum(numbers.values()):g}）")
+        return numbers

@@ -9,6 +9,8 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from bot import deadlines
+from bot.evaluation.progress import progress
+from bot.evaluation.tallies import folder_arrivals
 from bot.kickoff import kickoff_sent
 from bot.outbox import FileAttachment, compose, write_files
 from bot.records import (
@@ -87,6 +89,7 @@ class Summary:
     unconfirmed_years: list[int]
     calendar_dir: str
     tracker_name: str = ""
+    evaluation: list = field(default_factory=list)  # bot.evaluation.progress.UnitProgress, per unit
     escalate_after: int = 0
     total: int = 0
     state_labels: list[str] = field(default_factory=lambda: [STATE_LABELS[s] for s in STATE_ORDER])
@@ -96,7 +99,8 @@ def build(settings: Settings, cal: WorkCalendar, roster: Roster, store: Store, a
           calendar_note: bool = False) -> Summary:
     """The day's summary as of as_of, listing mail and arrivals after `since`."""
     season = settings.season
-    rows = deadlines.status(season, cal, roster, store.arrivals(), store.requested_meetings(), as_of)
+    arrivals = store.arrivals() + folder_arrivals(settings.config_dir, roster, season.timezone)
+    rows = deadlines.status(season, cal, roster, arrivals, store.requested_meetings(), as_of)
     labels = [STATE_LABELS[s] for s in STATE_ORDER]
     counts = Counter(STATE_LABELS[r.state] for r in rows)
     per_unit: dict[str, Counter] = {unit: Counter() for unit in roster.units}
@@ -120,6 +124,7 @@ def build(settings: Settings, cal: WorkCalendar, roster: Roster, store: Store, a
         calendar_dir=str(settings.config_dir / CALENDAR_DIR),
         escalate_after=escalate_after,
         total=len(rows),
+        evaluation=progress(settings, roster),
     )
 
 

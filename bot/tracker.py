@@ -15,6 +15,7 @@ from .crashpoints import crash_point, sweep_stale_temp_files
 from .errors import HrbotError
 from .records import (
     ACCEPTED,
+    BALLOT_TALLY,
     AUTO_REPLY,
     BOUNCE,
     DUPLICATE,
@@ -37,6 +38,8 @@ from .records import (
 
 if TYPE_CHECKING:  # XlsxWriter is imported lazily: the idle mail poll must not pay for it
     from xlsxwriter import Workbook
+
+    from .evaluation.progress import UnitProgress
     from xlsxwriter.format import Format
 
 FILE_PREFIX = "考核材料跟踪表"
@@ -44,6 +47,7 @@ SHEET_OVERVIEW = "总览"
 SHEET_DETAIL = "明细"
 SHEET_LOG = "邮件日志"
 SHEET_OUTBOX = "发信问题"
+SHEET_EVALUATION = "测评"
 
 STATE_LABELS = {RECEIVED: "已按时提交", LATE: "迟交", OVERDUE: "逾期未交", PENDING: "待提交"}
 MAIL_OUTCOME_LABELS = {
@@ -111,10 +115,12 @@ def write_tracker(
     roster: Roster,
     season_tz: tzinfo,
     kept_aside: list[OutboxRow] = (),
+    evaluation: list[UnitProgress] = (),
 ) -> Path:
     """Write the tracker workbook for `as_of` into `folder`, atomically, and return its path.
 
     kept_aside: the outgoing mail a sender refused for good or whose fate is unknown.
+    evaluation: per unit, the tally sheets in and the meeting's quorum (no ballot figures: the tracker is mailed).
     """
     folder = Path(folder)
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -126,6 +132,7 @@ def write_tracker(
         (SHEET_DETAIL, _detail_table(rows, roster, unit_order, season_tz), None),
         (SHEET_LOG, _log_table(log, roster, season_tz), None),
         (SHEET_OUTBOX, _outbox_table(kept_aside, season_tz), None),
+        (SHEET_EVALUATION, _evaluation_table(rows, evaluation), None),
     )
 
     def write(handle) -> None:
@@ -267,6 +274,23 @@ def _outbox_table(kept_aside: list[OutboxRow], season_tz: tzinfo) -> _Table:
         table.add([_local(row.created_at, season_tz), OUTGOING_KIND_LABELS.get(row.kind, row.kind),
                    ", ".join(row.recipients), OUTBOX_STATE_LABELS.get(row.state, row.state),
                    row.last_error or None, row.attempts], {3: RED})
+    return table
+
+
+def _evaluation_table(rows: list[StatusRow], evaluation: list[UnitProgress]) -> _Table:
+    """Per unit: its tally's state, the channels in, and whether the meeting reached its quorum (red when not)."""
+    table = _Table(["单位", "类型", "测评统计表", "已收到的测评渠道", "人数", "实到人数", "到会比例", "法定比例",
+                    "是否达到法定人数"], [TEXT, TEXT, TEXT, TEXT, INT, INT, TEXT, TEXT, TEXT])
+    states = {r.unit: r.state for r in rows if r.item == BALLOT_TALLY}
+    for u in evaluation:
+        state = states.get(u.unit)
+        met = {True: "达到", False: "未达到", None: None}[u.quorum_met]
+        fills = {2: STATE_FILLS[state]} if state in STATE_FILLS else {}
+        if u.quorum_met is False:
+            fills[8] = RED
+        table.add([u.unit, u.kind, STATE_LABELS.get(state, state), "、".join(u.channels) or None, u.headcount,
+                   u.attended, f"{u.ratio:.1%}" if u.ratio is not None else None, f"{u.quorum_required:.0%}", met],
+                  fills)
     return table
 
 

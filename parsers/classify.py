@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
-from bot.records import MEETING_REQUEST, PERSONAL_REPORT, RESERVE_RECOMMENDATION, TEAM_REPORT
+from bot.records import BALLOT_TALLY, MEETING_REQUEST, PERSONAL_REPORT, RESERVE_RECOMMENDATION, TEAM_REPORT
 from parsers.docx_text import DocxText
 from parsers.meeting_request import asks_for_meeting
 from parsers.script import compact
@@ -19,6 +19,7 @@ MEETING_NOTE_MAX = 800
 
 _REVIEW_WORDS = re.compile(r"民主评议|评议表|评议考核|评价意见")
 _RESERVE_WORDS = re.compile(r"后备干部|后备人选")
+_TALLY_WORDS = re.compile(r"测评.{0,6}统计")  # 民主测评统计表, 测评票统计
 # 领导班子述职报告, 合成车间班子2026年度述职报告 — but not 班子成员王珺述职报告.
 _TEAM_WORDS = re.compile(r"班子(?!成员).{0,10}?述职|班子工作报告")
 _MEETING_WORDS = re.compile(r"述职(大)?会")
@@ -34,6 +35,8 @@ def item_in_words(text: str | None) -> str | None:
         return REVIEW
     if _RESERVE_WORDS.search(flat):
         return RESERVE_RECOMMENDATION
+    if _TALLY_WORDS.search(flat):
+        return BALLOT_TALLY
     if _TEAM_WORDS.search(flat) and "个人" not in flat:
         return TEAM_REPORT
     if _MEETING_WORDS.search(flat) and _MEETING_ASK.search(flat):

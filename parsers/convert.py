@@ -49,6 +49,11 @@ def soffice() -> str | None:
 
 def to_docx(data: bytes, suffix: str = ".doc", timeout: float = TIMEOUT) -> bytes:
     """Convert one file with LibreOffice headless; raise ConversionFailed when it gives no .docx."""
+    return convert_to(data, suffix, "docx", timeout)
+
+
+def convert_to(data: bytes, suffix: str, target: str, timeout: float = TIMEOUT) -> bytes:
+    """Convert one file with LibreOffice headless to `target` (docx, pdf); ConversionFailed when it gives none."""
     program = soffice()
     if program is None:
         raise ConversionFailed("LibreOffice (soffice) is not installed")
@@ -61,11 +66,11 @@ def to_docx(data: bytes, suffix: str = ".doc", timeout: float = TIMEOUT) -> byte
         # instance's profile lock, and nothing the user or another run configured applies.
         command = [program, "--headless", "--norestore", "--nolockcheck",
                    f"-env:UserInstallation={(work / 'profile').as_uri()}",
-                   "--convert-to", "docx", "--outdir", str(work / "out"), str(source)]
+                   "--convert-to", target, "--outdir", str(work / "out"), str(source)]
         _run(command, work, timeout)
-        result = work / "out" / "input.docx"
+        result = work / "out" / f"input.{target}"
         if not result.is_file():
-            raise ConversionFailed("LibreOffice wrote no .docx")
+            raise ConversionFailed(f"LibreOffice wrote no .{target}")
         return result.read_bytes()
 
 

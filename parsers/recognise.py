@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from bot.records import (
     ACCEPTED,
+    BALLOT_TALLY,
     IGNORED,
     MEETING_REQUEST,
     PERSONAL_REPORT,
@@ -22,7 +23,7 @@ from bot.records import (
     Recognition,
     Roster,
 )
-from parsers import convert, filekind, pdf, xlsx
+from parsers import convert, filekind, pdf, tally, xlsx
 from parsers.checks import personal_report_warnings
 from parsers.classify import REVIEW, item_in_words, item_of_content, stem, title_lines
 from parsers.context import Context, Refused, content_unit, resolve_person, unit_for
@@ -52,6 +53,8 @@ def recognise(part: Part, mail: Mail, sender: Person, roster: Roster, year: int)
     """What one part of a roster member's mail is: ACCEPTED with its documents, IGNORED or REJECTED."""
     kind = filekind.sniff(part.data, part.filename, part.content_type)
     ctx = Context(part.filename, mail, sender, roster, year)
+    if kind.kind == filekind.XLSX and tally.is_tally(part.data):
+        return _tally(part.data, ctx)
     reader = _READERS.get(kind.kind)
     if reader is not None:
         try:
@@ -77,6 +80,25 @@ def recognise(part: Part, mail: Mail, sender: Person, roster: Roster, year: int)
     if kind.kind == filekind.IMAGE and named:
         return Recognition(REJECTED, f"图片（{kind.label}）无法识别内容，请发送 Word 文档（.docx）")
     return Recognition(IGNORED, NOT_SEASON)
+
+
+def _tally(data: bytes, ctx: Context) -> Recognition:
+    """A returned 民主测评 tally sheet: it counts only when every check passes, else the unit's tally stays owed."""
+    name = ctx.filename or "统计表"
+    try:
+        sheet = tally.read_tally(data, ctx.roster)
+    except tally.TallyRefused as refused:
+        return Recognition(REJECTED, f"{name} {refused}，请改正后重新发送")
+    except UnreadableDocument as error:
+        return Recognition(REJECTED, f"{name}：{error}")
+    if sheet is None or sheet.unit is None:
+        return Recognition(REJECTED, f"{name}：系统互评统计表由人力资源科直接放入 tallies 文件夹，无需发送")
+    warnings = () if ctx.sender.unit == sheet.unit else (f"统计表属于{sheet.unit}，发件人属于{ctx.sender.unit}",)
+    return Recognition(ACCEPTED, documents=[Document(BALLOT_TALLY, sheet.unit, None, warnings)])
+
+
+def _refuse_tally(doc: DocxText, found: dict[str, str], ctx: Context) -> list[Document]:
+    raise Refused("民主测评统计表请在人力资源科下发的 Excel 统计表中填写后原样发送，不要另存为其他格式或复制到新表")
 
 
 def _scanned_pdf(ctx: Context) -> Recognition:
@@ -160,4 +182,5 @@ _BUILDERS = {
     REVIEW: review_documents,
     RESERVE_RECOMMENDATION: _reserve_recommendation,
     MEETING_REQUEST: _meeting_request,
+    BALLOT_TALLY: _refuse_tally,
 }

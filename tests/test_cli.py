@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 import subprocess
 import sys
 import time
@@ -100,7 +101,14 @@ def test_demo_runs_quickly_and_its_tracker_opens(tmp_path):
     tracker = next((tmp_path / "demo" / "config" / "tracker").glob("*.xlsx"))
     assert str(tracker) in result.stdout
     book = load_workbook(tracker)
-    assert book.sheetnames == ["总览", "明细", "邮件日志", "发信问题"]
+    assert book.sheetnames == ["总览", "明细", "邮件日志", "发信问题", "测评"]
+    # Two units' tallies came in by mail; one meeting missed its quorum; the results are where the demo says.
+    results = next((tmp_path / "demo" / "config" / "data" / "results").glob("*.xlsx"))
+    assert str(results) in result.stdout and stat.S_IMODE(results.stat().st_mode) == 0o600
+    figures = json.loads(run("--config", tmp_path / "demo" / "config", "results", "--json").stdout)
+    quorum = {u["unit"]: u["quorum_met"] for u in figures["units"]}
+    assert quorum == {"合成车间": True, "聚合车间": False, "生产技术科": None, "设备动力科": None}
+    assert any(c["composite"] is not None and c["rank_in_system"] == 1 for c in figures["cadres"])
     log = json.loads(run("--config", tmp_path / "demo" / "config", "log", "--json").stdout)
     outcomes = {e["outcome"] for e in log}
     assert {"accepted", "duplicate", "auto_reply", "bounce", "unknown_sender", "no_documents"} <= outcomes

@@ -7,6 +7,7 @@ import pytest
 
 from bot.deadlines import MeetingDeadlines, due_date, expected_items, meeting_deadlines, status, unit_meeting
 from bot.records import (
+    BALLOT_TALLY,
     CADRE,
     DEPUTY,
     DEPUTY_SECRETARY,
@@ -135,6 +136,7 @@ def test_expected_items_follow_contract_table_and_order():
         Expected("合成车间", LEADER_REVIEW, "张红"),
         Expected("合成车间", LEADER_REVIEW, "王珺"),
         Expected("合成车间", UNION_REVIEW, None),
+        Expected("合成车间", BALLOT_TALLY, None),
         Expected("财务科", MEETING_REQUEST, None),
         Expected("财务科", TEAM_REPORT, None),
         Expected("财务科", PERSONAL_REPORT, "赵敏"),
@@ -142,6 +144,7 @@ def test_expected_items_follow_contract_table_and_order():
         Expected("财务科", LEADER_REVIEW, "赵敏"),
         Expected("财务科", LEADER_REVIEW, "钱进"),
         Expected("财务科", UNION_REVIEW, None),
+        Expected("财务科", BALLOT_TALLY, None),
     ]
 
 
@@ -158,6 +161,8 @@ def test_due_date_per_item():
     assert due_date(SEASON, CAL, TEAM_REPORT, meeting) == (date(2026, 12, 7), False)
     assert due_date(SEASON, CAL, PERSONAL_REPORT, meeting) == (date(2026, 12, 7), False)
     assert due_date(SEASON, CAL, LEADER_REVIEW, meeting) == (date(2026, 12, 15), False)
+    assert due_date(SEASON, CAL, BALLOT_TALLY, meeting) == (date(2026, 12, 15), False)
+    assert due_date(SEASON, CAL, BALLOT_TALLY, None) == (None, False)
     assert due_date(SEASON, CAL, UNION_REVIEW, meeting) == (date(2026, 12, 18), False)
     assert due_date(SEASON, CAL, RESERVE_RECOMMENDATION, meeting) == (None, False)
 

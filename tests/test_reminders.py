@@ -96,7 +96,7 @@ ARRIVALS = {
                                        [("评议.docx", forms.fill_union_review(SB, "梁红", {"高建华": "", "罗斌": ""}))]),
 }
 
-T, P, R, U, M = "team_report", "personal_report", "leader_review", "union_review", "meeting_request"
+T, P, R, U, M, B = "team_report", "personal_report", "leader_review", "union_review", "meeting_request", "ballot_tally"
 LI_LATE = {(HC, P, "李建国"), (HC, P, "张海燕")}
 # Day by day, who is reminded of what. 合成车间's meeting date is fixed in units.csv, so it is
 # never asked for a meeting request; 设备动力科's due dates appear once it asks for Oct 20.
@@ -116,19 +116,19 @@ EXPECTED = {
     date(2026, 10, 8): {LI: LI_LATE | {(HC, P, "刘洋")}},
     date(2026, 10, 9): {LI: LI_LATE, CHEN: {(HC, U, None)}, LIANG: {(SB, U, None)}},
     date(2026, 10, 10): {  # make-up Saturday: reviews due Tue 10-13, 2 working days before is today
-        LI: LI_LATE | {(HC, R, "张海燕"), (HC, R, "王珺")},
+        LI: LI_LATE | {(HC, R, "张海燕"), (HC, R, "王珺"), (HC, B, None)},
         ZHANG: {(HC, R, "李建国")},  # the secretary reviews the head
     },
     date(2026, 10, 11): {},
     date(2026, 10, 12): {LI: LI_LATE, CHEN: {(HC, U, None)}},  # 梁红's arrived on Saturday
     date(2026, 10, 13): {
-        LI: LI_LATE | {(HC, R, "张海燕"), (HC, R, "王珺")},
+        LI: LI_LATE | {(HC, R, "张海燕"), (HC, R, "王珺"), (HC, B, None)},
         ZHANG: {(HC, R, "李建国")},
         CHEN: {(HC, U, None)},
         GAO: {(SB, T, None), (SB, P, "高建华"), (SB, P, "罗斌")},  # meeting 10-20: reports due 10-15
     },
     date(2026, 10, 14): {
-        LI: LI_LATE | {(HC, R, "张海燕"), (HC, R, "王珺")},
+        LI: LI_LATE | {(HC, R, "张海燕"), (HC, R, "王珺"), (HC, B, None)},
         ZHANG: {(HC, R, "李建国")},
         CHEN: {(HC, U, None)},
     },

@@ -10,6 +10,7 @@ import pytest
 
 from bot.errors import ConfigError
 from bot.settings import (
+    Evaluation,
     EXAMPLE_CONFIG, SETTINGS_FILE, Hr, Limits, Mailbox, MailStyle, Paths, Reminders, Schedule, Season, Sending, load,
 )
 
@@ -81,6 +82,7 @@ def test_settings_optional_examples_are_the_defaults(tmp_path):
     assert s.mail.script == "simplified"
     assert s.limits == Limits()
     assert s.require_authentication is True
+    assert s.evaluation == Evaluation()
 
 
 def test_settings_reserve_recommendation_example(tmp_path):
@@ -157,3 +159,24 @@ def test_settings_missing_season(tmp_path):
 def test_settings_missing_file(tmp_path):
     with pytest.raises(ConfigError, match=r"settings\.toml: 找不到设置文件"):
         load(tmp_path)
+
+
+def test_settings_evaluation_weights_must_sum_to_one(tmp_path, capsys):
+    text = EXAMPLE + "\n[evaluation]\ncomposite_weights = { ballot = 0.5, daily = 0.3, performance = 0.3 }\n"
+    with pytest.raises(ConfigError, match=r"composite_weights: 各项权重之和应为 1（现为 1.1）"):
+        load(write(tmp_path, text))
+    from bot.cli import main
+
+    assert main(["--config", str(tmp_path), "results"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "第 " in err and "权重之和应为 1" in err
+
+
+def test_settings_evaluation_channel_weights_and_classes(tmp_path):
+    text = EXAMPLE + ('\n[evaluation]\nchannel_weights = { staff = 0.5, heads = 0.0, plant = 0.25, peers = 0.25 }\n'
+                      'classes = [{ name = "A", top_share = 0.3 }, { name = "B", min_score = 60 }]\n')
+    ev = load(write(tmp_path, text)).evaluation
+    assert ev.channel_weights["staff"] == 0.5 and ev.classes == (("A", "top_share", 0.3), ("B", "min_score", 60.0))
+    bad = EXAMPLE + '\n[evaluation]\nchannel_weights = { staff = 0.5, heads = 0.5, plant = 0.2, peers = 0.2 }\n'
+    with pytest.raises(ConfigError, match="channel_weights"):
+        load(write(tmp_path, bad))

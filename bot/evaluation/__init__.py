@@ -1,0 +1,1 @@
+"""The evaluation after the meetings: ballots, tally sheets, returned tallies and the results."""

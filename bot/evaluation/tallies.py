@@ -1,0 +1,94 @@
+"""The returned tally sheets that count: the mailed ones the store kept, and those HR put into `tallies/`."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from bot.records import ACCEPTED, BALLOT_TALLY, Arrival, Roster
+
+if TYPE_CHECKING:  # openpyxl comes with the reader: status and reminders import this module without a tallies/ folder
+    from parsers.tally import TallySheet
+
+log = logging.getLogger(__name__)
+
+FOLDER = "tallies"  # in the config folder: sheets HR received on paper or by hand
+
+
+@dataclass
+class Tally:
+    sheet: TallySheet
+    source: str  # the file name as received, or the path in tallies/
+    received_at: datetime
+
+
+@dataclass
+class Collected:
+    tallies: dict[tuple[str, str], Tally]  # (channel, unit or system) -> the latest sheet that counts
+    refusals: list[str]  # one line per sheet that does not count: file, row, problem
+
+
+def collect(settings, roster: Roster) -> Collected:
+    """Every tally sheet that counts, the latest per unit (or system) and channel, and why others do not."""
+    from bot.store import Store
+
+    found: list[tuple[str, datetime, bytes]] = []
+    refusals: list[str] = []
+    with Store.open(settings.paths.data) as store:
+        for entry in store.log():
+            for part in entry.attachments:
+                if part.item == BALLOT_TALLY and part.outcome == ACCEPTED and part.saved_as:
+                    try:
+                        data = (settings.paths.data / part.saved_as).read_bytes()
+                    except OSError as error:  # a kept file removed by hand: say so, count the rest
+                        refusals.append(f"{part.filename or part.saved_as}：保存的文件无法读取（{error.strerror}）")
+                        continue
+                    found.append((part.filename or part.saved_as, entry.received_at, data))
+    found += [(str(path), moment, path.read_bytes())
+              for path, moment in _folder_files(settings.config_dir, settings.season.timezone)]
+    tallies: dict[tuple[str, str], Tally] = {}
+    for source, moment, data in sorted(found, key=lambda f: f[1]):
+        sheet, problem = _read(data, roster)
+        if sheet is None:
+            refusals.append(f"{source} {problem}")
+            continue
+        tallies[(sheet.channel, sheet.unit or sheet.system)] = Tally(sheet, source, moment)
+    return Collected(tallies, refusals)
+
+
+def folder_arrivals(config_dir: Path, roster: Roster, zone: ZoneInfo) -> list[Arrival]:
+    """The units' tally sheets in `tallies/` that pass the checks, as arrivals (the status counts them)."""
+    arrivals = []
+    for path, moment in _folder_files(config_dir, zone):
+        sheet, problem = _read(path.read_bytes(), roster)
+        if sheet is None:
+            log.warning("tallies: %s does not count: %s", path, problem)
+        elif sheet.unit is not None:
+            arrivals.append(Arrival(sheet.unit, BALLOT_TALLY, None, moment, None))
+    return arrivals
+
+
+def _folder_files(config_dir: Path, zone: ZoneInfo) -> list[tuple[Path, datetime]]:
+    folder = Path(config_dir) / FOLDER
+    if not folder.is_dir():  # the usual case: no openpyxl import, no cost for status and reminders
+        return []
+    return [(path, datetime.fromtimestamp(path.stat().st_mtime, zone))
+            for path in sorted(folder.glob("*.xlsx")) if not path.name.startswith("~$")]
+
+
+def _read(data: bytes, roster: Roster):
+    """(sheet, None) when the sheet counts, else (None, the problem in HR's words)."""
+    from parsers.errors import UnreadableDocument
+    from parsers.tally import TallyRefused, read_tally
+
+    try:
+        sheet = read_tally(data, roster)
+    except (TallyRefused, UnreadableDocument) as error:
+        return None, str(error)
+    if sheet is None:
+        return None, "不是 hrbot 生成的民主测评统计表"
+    return sheet, None
