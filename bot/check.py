@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Iterator
 
 from bot.errors import HrbotError
-from bot.roster import load_roster
+from bot.roster import gaps, load_roster
 from bot.settings import Settings
 from bot.store import Store
 from bot.workdays import WorkCalendar
@@ -21,6 +21,9 @@ def check(settings: Settings) -> Iterator[Line]:
     undated = [u.name for u in roster.units.values() if u.meeting is None]
     yield (f"名单：{len(roster.units)} 个单位、{len(roster.people)} 人"
            + (f"；尚未确定述职大会日期：{'、'.join(undated)}" if undated else "")), True
+    for gap in gaps(roster):  # warnings: the poll records everyone's mail all the same
+        if "述职大会日期未定" not in gap:
+            yield f"名单缺项（不影响收取）：{gap}", True
     yield from _calendar(settings)
     yield from _mailbox(settings)
     yield from _sender(settings)

@@ -81,7 +81,13 @@ class Person:
     unit: str
     name: str
     role: str  # one of ROLES; DEPUTY_SECRETARY is kept as written
-    email: str  # lower-cased
+    email: str  # lower-cased; the first listed: reminders and kickoff go here
+    # Every roster address of the person, `email` first; mail from any of them is theirs.
+    emails: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.emails or self.emails[0] != self.email:
+            object.__setattr__(self, "emails", (self.email, *(e for e in self.emails if e != self.email)))
 
     @property
     def is_secretary(self) -> bool:
@@ -330,7 +336,8 @@ class Roster:
         by_email: dict[str, Person] = {}
         by_unit: dict[str, list[Person]] = {}
         for person in self.people:
-            by_email.setdefault(person.email, person)  # the first entry wins, as a scan would find it
+            for address in person.emails:
+                by_email.setdefault(address, person)  # the first entry wins, as a scan would find it
             by_unit.setdefault(person.unit, []).append(person)
         # Not fields: they follow from `people`, and stay out of repr, eq and dataclasses.replace.
         object.__setattr__(self, "_by_email", by_email)

@@ -27,7 +27,7 @@ from bot.records import (
     Roster,
     StatusRow,
 )
-from bot.reminders import moot, owers
+from bot.reminders import hr_person, moot, owers
 from bot.reports import write_tracker_for
 from bot.roster import load_roster
 from bot.settings import Settings
@@ -139,7 +139,7 @@ def _line(r: StatusRow, roster: Roster, settings: Settings) -> Line:
     if moot(roster, r):
         return Line(r.unit, ITEM_TITLES[r.item], r.person, r.due, STATE_LABELS[r.state], r.late_workdays,
                     note="述职大会日期已在 units.csv 中确定，不再催交")
-    people = owers(roster, r, remind_cadres=False)
+    people = owers(roster, r, remind_cadres=False, hr=hr_person(settings, r.unit))
     leaders = settings.reminders.leaders.get(r.unit, ())
     escalated = 0 < settings.reminders.escalate_after_workdays <= r.late_workdays
     return Line(r.unit, ITEM_TITLES[r.item], r.person, r.due, STATE_LABELS[r.state], r.late_workdays,

@@ -232,7 +232,8 @@ def _log_table(log: list[LogEntry], roster: Roster, season_tz: tzinfo) -> _Table
     )
     names: dict[str, str] = {}
     for person in roster.people:  # the first roster entry wins, as Roster.by_email does
-        names.setdefault(person.email, person.name)
+        for address in person.emails:
+            names.setdefault(address, person.name)
 
     arrivals = [(_local(entry.received_at, season_tz), entry) for entry in log]
     arrivals.sort(key=lambda pair: pair[0])  # stable: the store's order breaks ties

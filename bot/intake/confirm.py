@@ -21,19 +21,21 @@ def confirmation(job: Job, ctx: Context) -> None:
     settings, sender = ctx.settings, job.sender
     if sender is None or not job.documents:
         return
+    # The address the submission came from (one of the sender's roster addresses, as checks.sender found it).
+    address = job.mail.from_addr if job.mail.from_addr in sender.emails else sender.email
     arrived = deadlines.local(job.raw.received_at, settings.season)
     day_start = arrived.replace(hour=0, minute=0, second=0, microsecond=0)
-    answered = ctx.store.replies_for_arrivals(sender.email, day_start, day_start + timedelta(days=1))
+    answered = ctx.store.replies_for_arrivals(address, day_start, day_start + timedelta(days=1))
     if answered >= settings.sending.max_replies_per_sender_per_day:
         # A loop with a misbehaving client would otherwise mail this person all day.
-        log.warning("confirm: %s already answered %d times today, no confirmation", sender.email, answered)
+        log.warning("confirm: %s already answered %d times today, no confirmation", address, answered)
         return
     subject, text = render(
         settings, TEMPLATE, sender=sender, subject=job.mail.subject or "(无主题)", received_at=arrived,
         items=_items(job, ctx, arrived), problems=_problems(job),
     )
     job.outgoing.append(compose(
-        settings, "confirmation", [sender.email], subject, text,
+        settings, "confirmation", [address], subject, text,
         in_reply_to=job.mail.message_id, references=job.mail.references,
     ))
 
