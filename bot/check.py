@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterator
 
+from bot import adjustments
 from bot.errors import HrbotError
 from bot.roster import gaps, load_roster
 from bot.settings import Settings
@@ -24,6 +25,9 @@ def check(settings: Settings) -> Iterator[Line]:
     for gap in gaps(roster):  # warnings: the poll records everyone's mail all the same
         if "述职大会日期未定" not in gap:
             yield f"名单缺项（不影响收取）：{gap}", True
+    adjusted = adjustments.load(settings.config_dir, roster)  # a malformed row raises ConfigError (exit 2)
+    if adjusted:
+        yield f"调整表：{len(adjusted)} 行无误", True
     yield from _calendar(settings)
     yield from _mailbox(settings)
     yield from _sender(settings)

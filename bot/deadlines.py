@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
+from typing import TYPE_CHECKING
 
 from bot.records import (
+    EXEMPT,
     ITEMS,
     LATE,
     LEADER_REVIEW,
@@ -26,6 +28,9 @@ from bot.records import (
 )
 from bot.settings import Season
 from bot.workdays import WorkCalendar
+
+if TYPE_CHECKING:
+    from bot.adjustments import Adjustment
 
 
 @dataclass(frozen=True)
@@ -102,8 +107,17 @@ def status(
     arrivals: list[Arrival],
     requested_meetings: dict[str, date],
     as_of: date,
+    adjustments: list[Adjustment] = (),
 ) -> list[StatusRow]:
-    """One row per expected item; the first arrival decides the state, later ones only add versions."""
+    """One row per expected item; the first arrival decides the state, later ones only add versions.
+
+    HR's adjustments (bot.adjustments) apply here, the one place states are computed: 归属 moves a
+    message's document to another item or person, 已收到 adds an arrival outside the mailbox, 延期
+    replaces the due date, 免交 makes the item `exempt`.
+    """
+    from bot.adjustments import ASSIGN, EXEMPT as EXEMPTED, EXTEND, RECEIVED as ON_PAPER
+
+    arrivals = reattributed(arrivals, [a for a in adjustments if a.action == ASSIGN])
     versions: dict[tuple[str, str, str | None], list[Arrival]] = {}
     for arrival in sorted(arrivals, key=lambda a: local(a.received_at, season)):
         versions.setdefault((arrival.unit, arrival.item, arrival.person), []).append(arrival)
@@ -112,26 +126,52 @@ def status(
     for expected in expected_items(season, roster):
         meeting = unit_meeting(roster.units[expected.unit], requested_meetings)
         due, provisional = due_date(season, cal, expected.item, meeting)
+        applying = [a for a in adjustments if a.covers(expected.unit, expected.item, expected.person)]
+        extensions = [a.day for a in applying if a.action == EXTEND]
+        if extensions:
+            due, provisional = extensions[-1], False  # HR's date is no computed one
         found = versions.get((expected.unit, expected.item, expected.person), [])
-        received_at = local(found[0].received_at, season) if found else None
+        times = [local(a.received_at, season) for a in found[:1]]
+        times += [datetime.combine(a.day, time(0), season.timezone) for a in applying if a.action == ON_PAPER]
+        received_at = min(times) if times else None
         arrived = received_at.date() if received_at is not None else None
         state, late_workdays, late_provisional = item_state(cal, due, arrived, as_of)
-        provisional = provisional or late_provisional
+        if any(a.action == EXEMPTED for a in applying):
+            state, late_workdays, late_provisional = EXEMPT, 0, False
         rows.append(
             StatusRow(
                 unit=expected.unit,
                 item=expected.item,
                 person=expected.person,
                 due=due,
-                provisional=provisional,
+                provisional=provisional or late_provisional,
                 state=state,
                 received_at=received_at,
                 late_workdays=late_workdays,
-                versions=len(found),
+                versions=len(found) + sum(1 for a in applying if a.action == ON_PAPER),
                 warnings=list(found[-1].warnings) if found else [],
+                adjustment=applying[-1].to_json() if applying else None,
             )
         )
     return rows
+
+
+def reattributed(arrivals: list[Arrival], assignments: list[Adjustment]) -> list[Arrival]:
+    """The arrivals after HR's 归属 rows: the named message's document counts for the row's unit, item and
+    person, and what hrbot had recognised it as (its documents of that item, or all of them if none) is withdrawn.
+
+    A row whose message the store does not have (arrived None) changes nothing.
+    """
+    for a in assignments:
+        if a.arrived is None:
+            continue
+        of_message = [x for x in arrivals if x.message_id == a.message_id]
+        withdrawn = [x for x in of_message if x.item == a.item] or of_message
+        arrivals = [x for x in arrivals if x not in withdrawn]
+        warnings = withdrawn[0].warnings if withdrawn else ()
+        arrivals.append(Arrival(unit=a.unit, item=a.item, person=a.person, received_at=a.arrived,
+                                message_id=a.message_id, warnings=warnings))
+    return arrivals
 
 
 def item_state(cal: WorkCalendar, due: date | None, arrived: date | None, as_of: date) -> tuple[str, int, bool]:

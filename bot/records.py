@@ -63,6 +63,7 @@ RECEIVED = "received"
 LATE = "late"
 OVERDUE = "overdue"
 PENDING = "pending"
+EXEMPT = "exempt"  # not owed this season, by HR's adjustment
 
 
 # --- roster ---------------------------------------------------------------
@@ -305,6 +306,7 @@ class StatusRow:
     late_workdays: int
     versions: int
     warnings: list[str] = field(default_factory=list)
+    adjustment: dict | None = None  # {"action": 处理, "note": 说明} of HR's adjustment that applies
 
     def to_json(self) -> dict:
         return {
@@ -318,6 +320,7 @@ class StatusRow:
             "late_workdays": self.late_workdays,
             "versions": self.versions,
             "warnings": list(self.warnings),
+            "adjustment": self.adjustment,
         }
 
 

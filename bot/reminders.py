@@ -9,7 +9,7 @@ from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 
-from bot import deadlines
+from bot import adjustments, deadlines
 from bot.outbox import FileAttachment, compose, to_script, write_files
 from bot.records import (
     ITEM_TITLES,
@@ -279,7 +279,9 @@ def remind(settings: Settings, as_of: date, dry_run: bool = False) -> list[str]:
     roster = load_roster(settings.config_dir)
     lines: list[str] = []
     with Store.open(settings.paths.data) as store:
-        rows = deadlines.status(settings.season, cal, roster, store.arrivals(), store.requested_meetings(), as_of)
+        adjusted = adjustments.for_status(settings.config_dir, roster, store)
+        rows = deadlines.status(settings.season, cal, roster, store.arrivals(), store.requested_meetings(), as_of,
+                                adjusted)
         sent = store.reminders_sent()
         already = sorted({recipient for day, recipient, _ in sent if day == as_of})
         for digest in select(settings, cal, roster, rows, sent, as_of):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from bot import deadlines
+from bot import adjustments, deadlines
 from bot.records import ITEM_TITLES, LogEntry, OutboxRow, Roster, StatusRow
 from bot.roster import load_roster
 from bot.settings import Settings
@@ -20,7 +20,8 @@ def status_rows(settings: Settings, as_of: date, roster: Roster | None = None) -
     calendar = WorkCalendar.load(settings.config_dir)
     with Store.open(settings.paths.data) as store:
         arrivals, requested = store.arrivals(), store.requested_meetings()
-    return deadlines.status(settings.season, calendar, roster, arrivals, requested, as_of)
+        adjusted = adjustments.for_status(settings.config_dir, roster, store)
+    return deadlines.status(settings.season, calendar, roster, arrivals, requested, as_of, adjusted)
 
 
 def log_entries(settings: Settings) -> list[LogEntry]:

@@ -29,6 +29,8 @@ NAME, ROLE, EMAIL = "姓名", "角色", "邮箱"
 UNIT_COLUMNS = (UNIT, KIND, HEADCOUNT, MEETING)
 PEOPLE_COLUMNS = (UNIT, NAME, ROLE, EMAIL)
 UNIT_KINDS = ("车间", "科室")
+ADJUSTMENTS_FILE = "adjustments.csv"  # HR's corrections (bot.adjustments reads their meaning)
+ADJUSTMENTS_SHEET = "调整"
 
 # Copy-paste from web pages and WeChat brings these along; they are invisible in Excel.
 _INVISIBLE_CHARS = "\ufeff\u200b\u200c\u200d\u2060"
@@ -61,6 +63,44 @@ def load_roster(config_dir: Path) -> Roster:
     units_table, people_table = _read_tables(Path(config_dir))
     units, _ = _units(units_table)
     return Roster(units=units, people=_people(people_table, units, units_table.short))
+
+
+def read_adjustment_rows(config_dir: Path, columns: tuple[str, ...]) -> _Table | None:
+    """adjustments.csv, else the sheet 调整 of roster.xlsx, read like the roster; None when neither exists.
+
+    Each row's cells are given as text, trimmed, the invisible characters dropped.
+    """
+    config_dir = Path(config_dir)
+    path = config_dir / ADJUSTMENTS_FILE
+    if path.exists():
+        table = _read_csv(path, ADJUSTMENTS_FILE, columns)
+    else:
+        workbook = config_dir / WORKBOOK_FILE
+        if not workbook.exists() or (config_dir / UNITS_FILE).exists():
+            return None
+        from openpyxl import load_workbook
+
+        try:
+            book = load_workbook(workbook, read_only=True, data_only=True)
+        except Exception as e:  # as in _read_workbook
+            raise ConfigError(workbook, f"无法打开工作簿（{type(e).__name__}: {e}）") from None
+        try:
+            if not any(n.strip() == ADJUSTMENTS_SHEET for n in book.sheetnames):
+                return None
+            table = _sheet(book, workbook, ADJUSTMENTS_SHEET, columns)
+        finally:
+            book.close()
+    rows = tuple(_Row(r.number, {c: _text(v) for c, v in r.cells.items()}) for r in table.rows)
+    return table._replace(rows=rows)
+
+
+def parse_day(text: str) -> date | None:
+    """A date as Excel writes it in a cell (2026-12-10, 2026/12/10, 2026年12月10日); None if it is none."""
+    match = _DATE.fullmatch(unicodedata.normalize("NFKC", text.strip()))
+    try:
+        return date(*map(int, match.groups())) if match else None
+    except ValueError:
+        return None
 
 
 # --- reading --------------------------------------------------------------

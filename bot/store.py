@@ -253,6 +253,11 @@ class Store:
             for r in rows
         ]
 
+    def first_arrival(self, message_id: str | None) -> datetime | None:
+        """When the first delivery with this Message-ID arrived, whatever its outcome; None if none did."""
+        row = self.db.execute("SELECT MIN(received_at) FROM messages WHERE message_id = ?", (message_id,)).fetchone()
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
+
     def arrival_times(self, unit: str, item: str, person: str | None) -> list[datetime]:
         """When each recorded version of one document arrived, oldest first."""
         rows = self.db.execute(

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-from bot import deadlines
+from bot import adjustments, deadlines
 from bot.kickoff import kickoff_sent
 from bot.outbox import FileAttachment, compose, write_files
 from bot.records import (
@@ -96,7 +96,8 @@ def build(settings: Settings, cal: WorkCalendar, roster: Roster, store: Store, a
           calendar_note: bool = False) -> Summary:
     """The day's summary as of as_of, listing mail and arrivals after `since`."""
     season = settings.season
-    rows = deadlines.status(season, cal, roster, store.arrivals(), store.requested_meetings(), as_of)
+    adjusted = adjustments.for_status(settings.config_dir, roster, store)
+    rows = deadlines.status(season, cal, roster, store.arrivals(), store.requested_meetings(), as_of, adjusted)
     labels = [STATE_LABELS[s] for s in STATE_ORDER]
     counts = Counter(STATE_LABELS[r.state] for r in rows)
     per_unit: dict[str, Counter] = {unit: Counter() for unit in roster.units}

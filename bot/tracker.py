@@ -18,6 +18,7 @@ from .records import (
     AUTO_REPLY,
     BOUNCE,
     DUPLICATE,
+    EXEMPT,
     IGNORED,
     ITEM_TITLES,
     ITEMS,
@@ -45,7 +46,7 @@ SHEET_DETAIL = "明细"
 SHEET_LOG = "邮件日志"
 SHEET_OUTBOX = "发信问题"
 
-STATE_LABELS = {RECEIVED: "已按时提交", LATE: "迟交", OVERDUE: "逾期未交", PENDING: "待提交"}
+STATE_LABELS = {RECEIVED: "已按时提交", LATE: "迟交", OVERDUE: "逾期未交", PENDING: "待提交", EXEMPT: "免交"}
 MAIL_OUTCOME_LABELS = {
     ACCEPTED: "已登记",
     DUPLICATE: "重复投递",
@@ -174,12 +175,12 @@ def _overview_table(rows: list[StatusRow], unit_order: dict[str, int]) -> _Table
                 values.append(None)
                 continue
             unit_count += count
-            values.append(f"{count[RECEIVED] + count[LATE]}/{count.total()}")
+            values.append(f"{count[RECEIVED] + count[LATE]}/{count.total() - count[EXEMPT]}")  # 免交 is not owed
             worst = max(count, key=lambda state: STATE_SEVERITY.get(state, 0))
             if worst in STATE_FILLS:
                 fills[col] = STATE_FILLS[worst]
         first_total = len(values)
-        values += [unit_count.total(), unit_count[RECEIVED], unit_count[OVERDUE],
+        values += [unit_count.total() - unit_count[EXEMPT], unit_count[RECEIVED], unit_count[OVERDUE],
                    unit_count[LATE], unit_count[PENDING]]
         if unit_count[OVERDUE]:
             fills[first_total + 2] = RED
@@ -219,10 +220,19 @@ def _detail_table(
         table.add(
             [row.unit, ITEM_TITLES.get(row.item, row.item), row.person, row.due or "未定",
              STATE_LABELS.get(row.state, row.state), _local(row.received_at, season_tz), late,
-             row.versions, "是" if row.provisional else None, "；".join(row.warnings) or None],
+             row.versions, "是" if row.provisional else None, "；".join(_notes(row)) or None],
             {4: STATE_FILLS[row.state]} if row.state in STATE_FILLS else None,
         )
     return table
+
+
+def _notes(row: StatusRow) -> list[str]:
+    """The row's warnings, and HR's adjustment when one applies."""
+    notes = list(row.warnings)
+    if row.adjustment:
+        note = row.adjustment["note"]
+        notes.append(f"人力资源科调整：{row.adjustment['action']}" + (f"（{note}）" if note else ""))
+    return notes
 
 
 def _log_table(log: list[LogEntry], roster: Roster, season_tz: tzinfo) -> _Table:

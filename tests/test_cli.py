@@ -76,7 +76,7 @@ def test_status_and_log_json_shapes(settings, capsys):
     row = next(r for r in rows if r["person"] == "王珺" and r["item"] == "personal_report")
     assert row == {"unit": "合成车间", "item": "personal_report", "person": "王珺", "due": "2026-12-07",
                    "provisional": False, "state": "received", "received_at": "2026-12-04T16:00:00+08:00",
-                   "late_workdays": 0, "versions": 1, "warnings": []}
+                   "late_workdays": 0, "versions": 1, "warnings": [], "adjustment": None}
     assert main(["--config", cfg, "log", "--json"]) == 0
     [entry] = json.loads(capsys.readouterr().out)
     assert entry == {"message_id": "<a@b.example>", "from": "lijianguo@tengfei.example",
