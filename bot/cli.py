@@ -192,6 +192,9 @@ def cmd_poll(args) -> int:
         report = poll_once(settings)
         counts = "，".join(f"{k} {v}" for k, v in report.counts().items()) or "无新邮件"
         print(f"本次收取 {len(report.recorded)} 封：{counts}")
+        if report.reexamined:
+            again = "，".join(f"{e.message_id or '（无 Message-ID）'} → {e.outcome}" for e in report.reexamined)
+            print(f"名单或调整有变，重新处理 {len(report.reexamined)} 封：{again}")
         return 0
     from bot.service import poll_forever
 

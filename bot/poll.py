@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 # The store's note of the roster and calendar files as they were when last read without a mistake.
 CHECKED_STATE = "poll:config_checked"
+# The same note as when held mail was last examined again (bot.reprocess).
+EXAMINED_STATE = "poll:held_examined"
 
 
 @dataclass
@@ -29,6 +31,7 @@ class PollReport:
     """What one poll recorded, in order."""
 
     recorded: list[LogEntry] = field(default_factory=list)
+    reexamined: list[LogEntry] = field(default_factory=list)  # held mail examined again (bot.reprocess)
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -48,9 +51,10 @@ def poll_once(settings: Settings, source: Source | None = None, stop=None) -> Po
     source = source or source_for(settings)
     report = PollReport()
     with Store.open(settings.paths.data) as store:
-        season.check(store)
+        stamp = season.check(store)
         source.open()
         try:
+            _reexamine_held(settings, store, source, season, stamp, report)
             for raw in source.messages(store, _body_wanted(season, settings.hr.address)):
                 from bot.intake.job import Context
                 from bot.intake.pipeline import process
@@ -95,12 +99,16 @@ class SeasonFiles:
     def calendar(self) -> WorkCalendar:
         return WorkCalendar.load(self.config_dir)
 
-    def check(self, store: Store) -> None:
-        """Raise ConfigError for a mistake in a roster or calendar file changed since the last good read."""
+    def check(self, store: Store) -> str:
+        """Raise ConfigError for a mistake in a roster or calendar file changed since the last good read.
+
+        Returns the folder's stamp.
+        """
         stamp = self.stamp()
         if store.get_state(CHECKED_STATE) != stamp:
             self.roster, self.calendar  # noqa: B018 - reading them is the check
             store.set_state(CHECKED_STATE, stamp)
+        return stamp
 
     def stamp(self) -> str:
         """Name, size, time, inode and mode of each file at the top of the config folder and of each entry
@@ -122,6 +130,24 @@ class SeasonFiles:
                 else:
                     parts.append(f"{entry.path} {st.st_size} {st.st_mtime_ns} {st.st_ino} {st.st_mode}")
         return "\n".join(parts)
+
+
+def _reexamine_held(settings: Settings, store: Store, source: Source, season: SeasonFiles, stamp: str,
+                    report: PollReport) -> None:
+    """After the roster, the adjustments or hrbot changed, held mail goes through the intake again.
+
+    Unchanged (the idle poll's usual case), this costs one comparison with the store's note.
+    """
+    if store.get_state(EXAMINED_STATE) == stamp:
+        return
+    from bot.reprocess import held_for_poll, reexamine
+
+    held = held_for_poll(store)
+    if held:
+        log.info("poll: the config folder changed: examining %d held message(s) again", len(held))
+        done = reexamine(settings, store, source, season.roster, season.calendar, held)
+        report.reexamined.extend(entry for _, entry in done if entry is not None)
+    store.set_state(EXAMINED_STATE, stamp)
 
 
 def _body_wanted(season: SeasonFiles, hr_address: str) -> Callable[[bytes], bool]:

@@ -216,9 +216,11 @@ class LogEntry:
     reason: str = ""
     subject: str = ""
     attachments: list[AttachmentLog] = field(default_factory=list)
+    reprocessed_at: datetime | None = None  # when it was last examined again (bot.reprocess)
+    gone: bool = False  # it was to be examined again, and the mailbox no longer had it
 
     def to_json(self) -> dict:
-        return {
+        shown = {
             "message_id": self.message_id,
             "from": self.from_addr,
             "received_at": self.received_at.isoformat(),
@@ -226,6 +228,23 @@ class LogEntry:
             "reason": self.reason,
             "attachments": [a.to_json() for a in self.attachments],
         }
+        if self.reprocessed_at is not None:
+            shown["reprocessed_at"] = self.reprocessed_at.isoformat()
+        return shown
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """A recorded delivery as the store gives it back for examining it again."""
+
+    id: int  # the store's row
+    source_key: str
+    message_id: str | None
+    received_at: datetime
+    outcome: str
+    reason: str
+    quarantined_as: str | None
+    gone: bool
 
 
 # --- store and outbox -----------------------------------------------------

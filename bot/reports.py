@@ -30,6 +30,8 @@ def log_entries(settings: Settings) -> list[LogEntry]:
         entries = store.log()
     for entry in entries:
         entry.received_at = deadlines.local(entry.received_at, settings.season)
+        if entry.reprocessed_at is not None:
+            entry.reprocessed_at = deadlines.local(entry.reprocessed_at, settings.season)
     return entries
 
 

@@ -39,5 +39,6 @@ class Job:
     sender: Person | None = None
     documents: list[tuple[Document, AttachmentLog | None]] = field(default_factory=list)
     outgoing: list[Outgoing] = field(default_factory=list)
+    again: int | None = None  # the store's row of a message examined again (bot.reprocess)
 
 
