@@ -306,6 +306,11 @@ class Store:
             for r in rows
         ]
 
+    def first_received(self, sha256: str) -> datetime | None:
+        """When a document with these bytes was first recorded; None if never."""
+        row = self.db.execute("SELECT MIN(received_at) FROM documents WHERE sha256 = ?", (sha256,)).fetchone()
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
+
     def first_arrival(self, message_id: str | None) -> datetime | None:
         """When the first delivery with this Message-ID arrived, whatever its outcome; None if none did."""
         row = self.db.execute("SELECT MIN(received_at) FROM messages WHERE message_id = ?", (message_id,)).fetchone()

@@ -76,3 +76,20 @@ def test_reprocess_command_says_gone_and_leaves_hostile_mail(config_dir, capsys)
     assert gone["outcome"] == "unknown_sender" and "邮箱中已找不到此邮件" in gone["reason"]
     assert big["outcome"] == "rejected" and "reprocessed_at" not in big
     assert main(["--config", cfg, "reprocess", "--message", "<never@x>"]) == 2
+
+
+def test_resubmission_of_the_same_file_in_a_new_mail_is_answered_once(settings):
+    report = fill_personal_report("合成车间", "王珺", "副职")
+
+    def mail(message_id: str) -> bytes:
+        return build_message("wangjun@tengfei.example", "王珺", "hr@tengfei.example", "述职报告", "请查收",
+                             [("王珺述职报告.docx", report)], message_id=message_id)
+
+    deliver(settings, at("2026-12-03T10:00"), mail("<first@x>"))
+    deliver(settings, at("2026-12-05T10:00"), mail("<again@x>"))
+    deliver(settings, at("2026-12-05T11:00"), mail("<again@x>"))  # the same mail delivered twice
+    assert [e.outcome for e in poll_once(settings).recorded] == ["accepted", "duplicate", "duplicate"]
+    first, again = confirmations(settings)
+    text = email.message_from_bytes(again.eml).get_payload(decode=True).decode("utf-8")
+    assert "此前已收到，内容完全相同，登记不变" in text and "首次收到于 2026年12月3日 10:00" in text
+    assert email.message_from_bytes(again.eml)["In-Reply-To"] == "<again@x>"

@@ -17,9 +17,13 @@ TEMPLATE = "confirmation.txt.j2"
 
 
 def confirmation(job: Job, ctx: Context) -> None:
-    """One confirmation per accepted message, to the sender's roster address only."""
+    """One confirmation per accepted message, to the sender's roster address only.
+
+    A new mail whose files were all received before is answered too, saying so (nothing changes).
+    """
     settings, sender = ctx.settings, job.sender
-    if sender is None or not job.documents:
+    already = _already(job, ctx)
+    if sender is None or not (job.documents or already):
         return
     # The address the submission came from (one of the sender's roster addresses, as checks.sender found it).
     address = job.mail.from_addr if job.mail.from_addr in sender.emails else sender.email
@@ -32,7 +36,7 @@ def confirmation(job: Job, ctx: Context) -> None:
         return
     subject, text = render(
         settings, TEMPLATE, sender=sender, subject=job.mail.subject or "(无主题)", received_at=arrived,
-        items=_items(job, ctx, arrived), problems=_problems(job),
+        items=_items(job, ctx, arrived), problems=_problems(job), already=already,
     )
     job.outgoing.append(compose(
         settings, "confirmation", [address], subject, text,
@@ -62,5 +66,16 @@ def _items(job: Job, ctx: Context, arrived) -> list[dict]:
 
 
 def _problems(job: Job) -> list[dict]:
-    return [{"filename": a.filename, "reason": a.reason} for a in job.entry.attachments
-            if a.outcome in (REJECTED, DUPLICATE)]
+    return [{"filename": a.filename, "reason": a.reason} for a in job.entry.attachments if a.outcome == REJECTED]
+
+
+def _already(job: Job, ctx: Context) -> list[dict]:
+    """The files of this mail recorded before with the same bytes, and when they first came."""
+    found = []
+    for a in job.entry.attachments:
+        if a.outcome != DUPLICATE or a.sha256 is None:
+            continue
+        first = ctx.store.first_received(a.sha256)
+        found.append({"filename": a.filename, "title": ITEM_TITLES.get(a.item, ""), "person": a.person,
+                      "first": deadlines.local(first, ctx.settings.season) if first else None})
+    return found
