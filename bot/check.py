@@ -22,9 +22,8 @@ def check(settings: Settings) -> Iterator[Line]:
     undated = [u.name for u in roster.units.values() if u.meeting is None]
     yield (f"名单：{len(roster.units)} 个单位、{len(roster.people)} 人"
            + (f"；尚未确定述职大会日期：{'、'.join(undated)}" if undated else "")), True
-    for gap in gaps(roster):  # warnings: the poll records everyone's mail all the same
-        if "述职大会日期未定" not in gap:
-            yield f"名单缺项（不影响收取）：{gap}", True
+    for unit, what, fix in gaps(roster, undated):  # warnings: everyone's mail is still recorded
+        yield f"名单缺项（不影响收取）：{what}；{fix}", True
     adjusted = adjustments.load(settings.config_dir, roster)  # a malformed row raises ConfigError (exit 2)
     if adjusted:
         yield f"调整表：{len(adjusted)} 行无误", True

@@ -40,8 +40,20 @@ def write_tracker_for(settings: Settings, as_of: date) -> Path:
 
     roster = load_roster(settings.config_dir)
     rows = status_rows(settings, as_of, roster)
-    return write_tracker(settings.paths.tracker, as_of, rows, log_entries(settings), roster, settings.season.timezone,
-                         kept_aside_mail(settings))
+    log, kept_aside = log_entries(settings), kept_aside_mail(settings)
+    return write_tracker(settings.paths.tracker, as_of, rows, log, roster, settings.season.timezone, kept_aside,
+                         waiting_for_hr(settings, roster, rows, log, kept_aside))
+
+
+def waiting_for_hr(settings: Settings, roster: Roster, rows: list[StatusRow], log: list[LogEntry],
+                   kept_aside: list[OutboxRow]) -> list:
+    """What needs a person (bot.todo), from the store and the config folder."""
+    from bot.todo import waiting
+
+    with Store.open(settings.paths.data) as store:
+        requested = store.requested_meetings()
+        unknown = adjustments.unknown_messages(adjustments.for_status(settings.config_dir, roster, store))
+    return waiting(roster, log, rows, kept_aside, requested, unknown)
 
 
 def kept_aside_mail(settings: Settings) -> list[OutboxRow]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import NamedTuple, NoReturn
 
 from bot.errors import ConfigError
-from bot.records import DEPUTY_SECRETARY, HEAD, ROLES, SECRETARY, UNION_CHAIR, Person, Roster, Unit
+from bot.records import HEAD, ROLES, SECRETARY, UNION_CHAIR, Person, Roster, Unit
 
 log = logging.getLogger(__name__)
 
@@ -387,8 +387,9 @@ def _email(table: _Table, row: _Row, email: str) -> str:
 # --- whole-roster checks ----------------------------------------------------
 
 
-def gaps(roster: Roster, requested_meetings: Iterable[str] = ()) -> list[str]:
-    """What a valid roster still lacks, one line each for HR: reminders meant for the missing person go to HR.
+def gaps(roster: Roster, requested_meetings: Iterable[str] = ()) -> list[tuple[str, str, str]]:
+    """What a valid roster still lacks, as (unit, what, the fix) for HR; reminders meant for the missing
+    person go to HR meanwhile.
 
     requested_meetings: the units that asked for a meeting date in their request (that date then holds).
     """
@@ -399,9 +400,9 @@ def gaps(roster: Roster, requested_meetings: Iterable[str] = ()) -> list[str]:
             (HEAD, roster.head_of(unit)), (SECRETARY, roster.secretary_of(unit)), (UNION_CHAIR, roster.union_chair_of(unit)),
         ) if present is None]
         if missing:
-            found.append(f"{unit}在名单中没有{'、'.join(missing)}：需要此人的提醒暂发给人力资源科；"
-                         f"请在 {PEOPLE_FILE} 中补上（单位,姓名,角色,邮箱）")
+            found.append((unit, f"{unit}在名单中没有{'、'.join(missing)}，需要此人的提醒暂发给人力资源科",
+                          f"在 {PEOPLE_FILE} 中补上一行：{unit},姓名,{missing[0]},邮箱"))
         if roster.units[unit].meeting is None and unit not in requested:
-            found.append(f"{unit}的述职大会日期未定：班子与个人述职报告、评议表的截止日期随之未定；"
-                         f"请在 {UNITS_FILE} 中填写，或等待单位在申请中提出")
+            found.append((unit, f"{unit}的述职大会日期未定，述职报告和评议表的截止日期随之未定",
+                          f"在 {UNITS_FILE} 中填写，或等待单位在申请中提出"))
     return found

@@ -37,6 +37,7 @@ from .records import (
 )
 
 if TYPE_CHECKING:  # XlsxWriter is imported lazily: the idle mail poll must not pay for it
+    from bot.todo import Todo
     from xlsxwriter import Workbook
     from xlsxwriter.format import Format
 
@@ -45,6 +46,7 @@ SHEET_OVERVIEW = "总览"
 SHEET_DETAIL = "明细"
 SHEET_LOG = "邮件日志"
 SHEET_OUTBOX = "发信问题"
+SHEET_TODO = "待处理"
 
 STATE_LABELS = {RECEIVED: "已按时提交", LATE: "迟交", OVERDUE: "逾期未交", PENDING: "待提交", EXEMPT: "免交"}
 MAIL_OUTCOME_LABELS = {
@@ -112,10 +114,12 @@ def write_tracker(
     roster: Roster,
     season_tz: tzinfo,
     kept_aside: list[OutboxRow] = (),
+    todo: list[Todo] = (),
 ) -> Path:
     """Write the tracker workbook for `as_of` into `folder`, atomically, and return its path.
 
     kept_aside: the outgoing mail a sender refused for good or whose fate is unknown.
+    todo: what waits for HR, each with its fix (bot.todo).
     """
     folder = Path(folder)
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -127,6 +131,7 @@ def write_tracker(
         (SHEET_DETAIL, _detail_table(rows, roster, unit_order, season_tz), None),
         (SHEET_LOG, _log_table(log, roster, season_tz), None),
         (SHEET_OUTBOX, _outbox_table(kept_aside, season_tz), None),
+        (SHEET_TODO, _todo_table(todo, season_tz), None),
     )
 
     def write(handle) -> None:
@@ -278,6 +283,14 @@ def _outbox_table(kept_aside: list[OutboxRow], season_tz: tzinfo) -> _Table:
         table.add([_local(row.created_at, season_tz), OUTGOING_KIND_LABELS.get(row.kind, row.kind),
                    ", ".join(row.recipients), OUTBOX_STATE_LABELS.get(row.state, row.state),
                    row.last_error or None, row.attempts], {3: RED})
+    return table
+
+
+def _todo_table(todo: list[Todo], season_tz: tzinfo) -> _Table:
+    """What needs a person, each with the exact fix (the adjustments row to add, or the command to run)."""
+    table = _Table(["类别", "收到时间", "涉及", "情况", "处理方法"], [TEXT, DATETIME, TEXT, TEXT, TEXT])
+    for t in todo:
+        table.add([t.kind, _local(t.when, season_tz), t.about, t.what, t.fix], {0: AMBER})
     return table
 
 

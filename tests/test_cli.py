@@ -100,7 +100,7 @@ def test_demo_runs_quickly_and_its_tracker_opens(tmp_path):
     tracker = next((tmp_path / "demo" / "config" / "tracker").glob("*.xlsx"))
     assert str(tracker) in result.stdout
     book = load_workbook(tracker)
-    assert book.sheetnames == ["总览", "明细", "邮件日志", "发信问题"]
+    assert book.sheetnames == ["总览", "明细", "邮件日志", "发信问题", "待处理"]
     log = json.loads(run("--config", tmp_path / "demo" / "config", "log", "--json").stdout)
     outcomes = {e["outcome"] for e in log}
     assert {"accepted", "duplicate", "auto_reply", "bounce", "unknown_sender", "no_documents"} <= outcomes

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import json
+from datetime import date
 
 from conftest import at, deliver
 
@@ -93,3 +94,32 @@ def test_resubmission_of_the_same_file_in_a_new_mail_is_answered_once(settings):
     text = email.message_from_bytes(again.eml).get_payload(decode=True).decode("utf-8")
     assert "此前已收到，内容完全相同，登记不变" in text and "首次收到于 2026年12月3日 10:00" in text
     assert email.message_from_bytes(again.eml)["In-Reply-To"] == "<again@x>"
+
+
+def test_waiting_for_hr_sheet_and_summary_say_what_to_do(settings):
+    from openpyxl import load_workbook
+
+    from bot.reports import write_tracker_for
+    from bot.roster import load_roster
+    from bot.summary import build
+    from bot.workdays import WorkCalendar
+
+    people = settings.config_dir / "people.csv"
+    people.write_text("".join(line for line in people.read_text(encoding="utf-8").splitlines(keepends=True)
+                              if "梁红" not in line), encoding="utf-8")
+    deliver(settings, at("2026-12-04T09:30"), report_from(STRANGER, "<s1@example.net>"))
+    poll_once(settings)
+    book = load_workbook(write_tracker_for(settings, date(2026, 12, 8)), read_only=True)
+    rows = list(book["待处理"].iter_rows(values_only=True))
+    assert rows[0] == ("类别", "收到时间", "涉及", "情况", "处理方法")
+    stranger = next(r for r in rows if r[2] == STRANGER)
+    assert stranger[0] == "待确认的邮件" and "刘洋述职报告.docx" in stranger[3]
+    assert f"people.csv 此人的“邮箱”格末尾加上 ;{STRANGER}" in stranger[4]
+    assert "hrbot reprocess --message <s1@example.net>" in stranger[4]
+    gap = next(r for r in rows if r[2] == "设备动力科" and r[0] == "名单缺项")
+    assert "没有分会主席" in gap[3] and "设备动力科,姓名,分会主席,邮箱" in gap[4]
+    with Store.open(settings.paths.data) as store:
+        summary = build(settings, WorkCalendar.load(settings.config_dir), load_roster(settings.config_dir), store,
+                        date(2026, 12, 8), at("2026-12-07T00:00"))
+    assert any(note.startswith("【待确认的邮件】12-04 09:30 zhang.san@example.net") for note in summary.attention)
+    assert any(note.startswith("【名单缺项】设备动力科") for note in summary.attention)
