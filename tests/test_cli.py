@@ -101,6 +101,8 @@ def test_demo_runs_quickly_and_its_tracker_opens(tmp_path):
     assert str(tracker) in result.stdout
     book = load_workbook(tracker)
     assert book.sheetnames == ["总览", "明细", "邮件日志", "发信问题", "待处理"]
+    held = next(row for row in book["待处理"].iter_rows(values_only=True) if row[2] == "zhang.san@example.net")
+    assert "末尾加上 ;zhang.san@example.net" in held[4] and "待处理" in result.stdout
     log = json.loads(run("--config", tmp_path / "demo" / "config", "log", "--json").stdout)
     outcomes = {e["outcome"] for e in log}
     assert {"accepted", "duplicate", "auto_reply", "bounce", "unknown_sender", "no_documents"} <= outcomes
