@@ -52,8 +52,8 @@ def waiting_for_hr(settings: Settings, roster: Roster, rows: list[StatusRow], lo
 
     with Store.open(settings.paths.data) as store:
         requested = store.requested_meetings()
-        unknown = adjustments.unknown_messages(adjustments.for_status(settings.config_dir, roster, store))
-    return waiting(roster, log, rows, kept_aside, requested, unknown)
+        adjusted = adjustments.for_status(settings.config_dir, roster, store)
+    return waiting(roster, log, rows, kept_aside, requested, adjusted)
 
 
 def kept_aside_mail(settings: Settings) -> list[OutboxRow]:

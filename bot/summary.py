@@ -164,9 +164,9 @@ def _attention(settings: Settings, roster: Roster, store: Store, rows: list[Stat
     """Everything waiting for HR (bot.todo, as the tracker's sheet 待处理 lists it), each with its fix."""
     from bot.todo import waiting
 
-    unknown = adjustments.unknown_messages(adjustments.for_status(settings.config_dir, roster, store))
+    adjusted = adjustments.for_status(settings.config_dir, roster, store)
     notes = []
-    for t in waiting(roster, store.log(), rows, kept_aside(store), store.requested_meetings(), unknown):
+    for t in waiting(roster, store.log(), rows, kept_aside(store), store.requested_meetings(), adjusted):
         at = f"{deadlines.local(t.when, settings.season):%m-%d %H:%M} " if t.when else ""
         notes.append(f"【{t.kind}】{at}{t.about}：{t.what}。处理：{t.fix}")
     if not kickoff_sent(store, settings, roster):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.adjustments import ASSIGN, Adjustment, unknown_messages
 from bot.records import (
     ITEM_TITLES,
     NO_DOCUMENTS,
@@ -34,11 +35,16 @@ class Todo:
 
 
 def waiting(roster: Roster, log: list[LogEntry], rows: list[StatusRow], kept_aside: list[OutboxRow],
-            requested_meetings: dict, unknown_assignments: list = ()) -> list[Todo]:
-    """Everything waiting for HR, mail first (in arrival order), then the roster, sending and deadlines."""
+            requested_meetings: dict, adjustments: list[Adjustment] = ()) -> list[Todo]:
+    """Everything waiting for HR, mail first (in arrival order), then the roster, sending and deadlines.
+
+    adjustments: as bot.adjustments.for_status gives them; a message HR attributed (归属) waits no more.
+    """
+    assigned = {a.message_id for a in adjustments if a.action == ASSIGN and a.arrived is not None}
     todo: list[Todo] = []
     for entry in log:
-        todo.extend(_mail(entry, roster))
+        if entry.message_id not in assigned:
+            todo.extend(_mail(entry, roster))
     for unit, what, fix in gaps(roster, requested_meetings):
         todo.append(Todo(ROSTER, None, unit, what, fix))
     for row in kept_aside:
@@ -51,7 +57,7 @@ def waiting(roster: Roster, log: list[LogEntry], rows: list[StatusRow], kept_asi
         count = sum(1 for r in rows if r.provisional and r.due and r.due.year == year)
         todo.append(Todo(DEADLINE, None, f"{year} 年", f"{count} 项截止日期为暂定（该年节假日安排未录入）",
                          f"国务院公布放假安排后，在配置文件夹的 calendar/ 中新建 {year}.toml"))
-    for a in unknown_assignments:
+    for a in unknown_messages(adjustments):
         todo.append(Todo(ADJUSTMENT, None, a.unit, f"{ADJUSTMENTS_FILE} 第 {a.row} 行：没有收到过 {a.message_id}，未生效",
                          "用 hrbot log 查到正确的 Message-ID 后改正该行"))
     return todo

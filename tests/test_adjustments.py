@@ -109,3 +109,28 @@ def test_adjust_command_creates_an_excel_friendly_file(settings, capsys):
     assert raw.startswith(codecs.BOM_UTF8)
     assert raw.decode("utf-8-sig") == f"{HEADER}\r\n合成车间,个人述职报告,王珺,已收到,2026-12-01,U盘\r\n"
     assert "已按时提交" in capsys.readouterr().out
+
+
+def test_adjustments_assign_a_held_document(settings):
+    from bot.records import AttachmentLog, LogEntry, RawMessage, Recorded
+    from bot.reports import kept_aside_mail, log_entries, waiting_for_hr
+    from bot.store import Store
+
+    held = AttachmentLog("评议表.docx", "ignored", "待人力资源科确认：无法确定评议对象", item="leader_review",
+                         unit="合成车间", person=None, sha256="ab" * 32, saved_as="files/ab/x", held=True)
+    entry = LogEntry("<held@x>", "lijianguo@tengfei.example", at("2026-12-14T09:00"), "no_documents",
+                     attachments=[held])
+    with Store.open(settings.paths.data) as store:
+        store.record(Recorded(RawMessage("maildir:held", b"", at("2026-12-14T09:00")), entry, "h", [], []))
+    roster = load_roster(settings.config_dir)
+
+    def waiting():
+        rows = status_rows(settings, date(2026, 12, 15), roster)
+        return waiting_for_hr(settings, roster, rows, log_entries(settings), kept_aside_mail(settings))
+
+    [todo] = [t for t in waiting() if t.kind == "待确认归属的文件"]
+    assert "合成车间,民主评议考核表（领导评价意见）,人员,归属,,<held@x>" in todo.fix
+    write(settings, "合成车间,民主评议考核表（领导评价意见）,王珺,归属,,<held@x>")
+    row = row_of(status_rows(settings, date(2026, 12, 15), roster), "合成车间", "leader_review", "王珺")
+    assert (row.state, row.received_at.isoformat()) == ("received", "2026-12-14T09:00:00+08:00")
+    assert not [t for t in waiting() if t.kind == "待确认归属的文件"]
