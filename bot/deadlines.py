@@ -115,7 +115,7 @@ def status(
     message's document to another item or person, 已收到 adds an arrival outside the mailbox, 延期
     replaces the due date, 免交 makes the item `exempt`.
     """
-    from bot.adjustments import ASSIGN, EXEMPT as EXEMPTED, EXTEND, RECEIVED as ON_PAPER
+    from bot.adjustments import ASSIGN, EXEMPT as EXEMPTED, RECEIVED as ON_PAPER
 
     arrivals = reattributed(arrivals, [a for a in adjustments if a.action == ASSIGN])
     versions: dict[tuple[str, str, str | None], list[Arrival]] = {}
@@ -127,9 +127,7 @@ def status(
         meeting = unit_meeting(roster.units[expected.unit], requested_meetings)
         due, provisional = due_date(season, cal, expected.item, meeting)
         applying = [a for a in adjustments if a.covers(expected.unit, expected.item, expected.person)]
-        extensions = [a.day for a in applying if a.action == EXTEND]
-        if extensions:
-            due, provisional = extensions[-1], False  # HR's date is no computed one
+        due, provisional = adjusted_due(due, provisional, applying)
         found = versions.get((expected.unit, expected.item, expected.person), [])
         times = [local(a.received_at, season) for a in found[:1]]
         times += [datetime.combine(a.day, time(0), season.timezone) for a in applying if a.action == ON_PAPER]
@@ -154,6 +152,14 @@ def status(
             )
         )
     return rows
+
+
+def adjusted_due(due: date | None, provisional: bool, applying: list[Adjustment]) -> tuple[date | None, bool]:
+    """The due date after HR's 延期 rows that apply to an item (the last one wins; HR's date is no computed one)."""
+    from bot.adjustments import EXTEND
+
+    extensions = [a.day for a in applying if a.action == EXTEND]
+    return (extensions[-1], False) if extensions else (due, provisional)
 
 
 def reattributed(arrivals: list[Arrival], assignments: list[Adjustment]) -> list[Arrival]:

@@ -59,7 +59,8 @@ def poll_once(settings: Settings, source: Source | None = None, stop=None) -> Po
                 from bot.intake.job import Context
                 from bot.intake.pipeline import process
 
-                ctx = Context(settings=settings, roster=season.roster, store=store, calendar=season.calendar)
+                ctx = Context(settings=settings, roster=season.roster, store=store, calendar=season.calendar,
+                              adjustments=season.adjustments)
                 entry = process(raw, ctx)
                 if entry is not None:
                     report.recorded.append(entry)
@@ -99,6 +100,12 @@ class SeasonFiles:
     def calendar(self) -> WorkCalendar:
         return WorkCalendar.load(self.config_dir)
 
+    @cached_property
+    def adjustments(self) -> tuple:
+        from bot.adjustments import load
+
+        return tuple(load(self.config_dir, self.roster))
+
     def check(self, store: Store) -> str:
         """Raise ConfigError for a mistake in a roster or calendar file changed since the last good read.
 
@@ -106,7 +113,7 @@ class SeasonFiles:
         """
         stamp = self.stamp()
         if store.get_state(CHECKED_STATE) != stamp:
-            self.roster, self.calendar  # noqa: B018 - reading them is the check
+            self.roster, self.calendar, self.adjustments  # noqa: B018 - reading them is the check
             store.set_state(CHECKED_STATE, stamp)
         return stamp
 
@@ -145,7 +152,7 @@ def _reexamine_held(settings: Settings, store: Store, source: Source, season: Se
     held = held_for_poll(store)
     if held:
         log.info("poll: the config folder changed: examining %d held message(s) again", len(held))
-        done = reexamine(settings, store, source, season.roster, season.calendar, held)
+        done = reexamine(settings, store, source, season.roster, season.calendar, held, season.adjustments)
         report.reexamined.extend(entry for _, entry in done if entry is not None)
     store.set_state(EXAMINED_STATE, stamp)
 

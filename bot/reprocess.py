@@ -36,12 +36,12 @@ def reexaminable(message: StoredMessage) -> bool:
 
 
 def reexamine(settings: Settings, store: Store, source, roster: Roster, calendar: WorkCalendar,
-              messages: list[StoredMessage]) -> list[tuple[StoredMessage, LogEntry | None]]:
+              messages: list[StoredMessage], adjustments: tuple = ()) -> list[tuple[StoredMessage, LogEntry | None]]:
     """Each message through the intake again; (message, its updated entry, or None when it is gone)."""
     from bot.intake.job import Context
     from bot.intake.pipeline import process
 
-    ctx = Context(settings=settings, roster=roster, store=store, calendar=calendar)
+    ctx = Context(settings=settings, roster=roster, store=store, calendar=calendar, adjustments=adjustments)
     done = []
     for message in messages:
         raw = _fetch(source, store.data_dir, message)
@@ -79,6 +79,7 @@ def held_for_poll(store: Store) -> list[StoredMessage]:
 
 def reprocess_command(settings: Settings, message_id: str | None = None) -> list[str]:
     """`hrbot reprocess [--message ID | --all-held]`: lines for the terminal."""
+    from bot import adjustments
     from bot.outbox import write_files
     from bot.roster import load_roster
     from bot.sources import source_for
@@ -106,7 +107,8 @@ def reprocess_command(settings: Settings, message_id: str | None = None) -> list
             source = source_for(settings)
             source.open()
             try:
-                done = reexamine(settings, store, source, roster, calendar, todo)
+                done = reexamine(settings, store, source, roster, calendar, todo,
+                                 tuple(adjustments.load(settings.config_dir, roster)))
             finally:
                 source.close()
             lines.extend(_line(message, entry) for message, entry in done)

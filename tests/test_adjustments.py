@@ -134,3 +134,26 @@ def test_adjustments_assign_a_held_document(settings):
     row = row_of(status_rows(settings, date(2026, 12, 15), roster), "合成车间", "leader_review", "王珺")
     assert (row.state, row.received_at.isoformat()) == ("received", "2026-12-14T09:00:00+08:00")
     assert not [t for t in waiting() if t.kind == "待确认归属的文件"]
+
+
+def test_adjustments_extension_is_what_the_confirmation_says(settings):
+    import email as email_module
+
+    from bot.store import Store
+    from parsers.forms import fill_personal_report
+
+    write(settings, "合成车间,个人述职报告,王珺,延期,2026-12-18,出差")
+    raw = build_message("wangjun@tengfei.example", "王珺", "hr@tengfei.example", "述职报告", "请查收",
+                        [("王珺述职报告.docx", fill_personal_report("合成车间", "王珺", "副职"))], message_id="<late@x>")
+    deliver(settings, at("2026-12-10T09:00"), raw)  # after the computed 12-07, before the extended 12-18
+    assert poll_once(settings).counts() == {"accepted": 1}
+    with Store.open(settings.paths.data) as store:
+        [confirmation] = store.outbox()
+    text = email_module.message_from_bytes(confirmation.eml).get_payload(decode=True).decode("utf-8")
+    assert "按时收到" in text and "2026年12月18日" in text
+
+
+def test_adjustments_malformed_row_stops_the_poll_like_the_roster(settings):
+    write(settings, "合成车间,个人述职报告,王珺,延期,明天,")
+    with pytest.raises(ConfigError):
+        poll_once(settings)

@@ -52,6 +52,8 @@ def _items(job: Job, ctx: Context, arrived) -> list[dict]:
     for document, _ in job.documents:
         meeting = deadlines.unit_meeting(ctx.roster.units[document.unit], requested)
         due, provisional = deadlines.due_date(season, cal, document.item, meeting)
+        applying = [a for a in ctx.adjustments if a.covers(document.unit, document.item, document.person)]
+        due, provisional = deadlines.adjusted_due(due, provisional, applying)
         earlier = ctx.store.arrival_times(document.unit, document.item, document.person)
         # The first arrival decides on-time or late; a later version keeps that state.
         first = deadlines.local(earlier[0], season).date() if earlier else arrived.date()

@@ -27,6 +27,7 @@ class Context:
     roster: Roster
     store: Store
     calendar: WorkCalendar
+    adjustments: tuple = ()  # HR's adjustments (bot.adjustments), for the due dates a confirmation names
 
 
 @dataclass
