@@ -117,7 +117,7 @@ def status(
     """
     from bot.adjustments import ASSIGN, EXEMPT as EXEMPTED, RECEIVED as ON_PAPER
 
-    arrivals = reattributed(arrivals, [a for a in adjustments if a.action == ASSIGN])
+    arrivals, withdrawn = reattributed(arrivals, [a for a in adjustments if a.action == ASSIGN])
     versions: dict[tuple[str, str, str | None], list[Arrival]] = {}
     for arrival in sorted(arrivals, key=lambda a: local(a.received_at, season)):
         versions.setdefault((arrival.unit, arrival.item, arrival.person), []).append(arrival)
@@ -148,7 +148,7 @@ def status(
                 late_workdays=late_workdays,
                 versions=len(found) + sum(1 for a in applying if a.action == ON_PAPER),
                 warnings=list(found[-1].warnings) if found else [],
-                adjustment=applying[-1].to_json() if applying else None,
+                adjustment=_shown_adjustment(applying, withdrawn.get((expected.unit, expected.item, expected.person))),
             )
         )
     return rows
@@ -162,22 +162,36 @@ def adjusted_due(due: date | None, provisional: bool, applying: list[Adjustment]
     return (extensions[-1], False) if extensions else (due, provisional)
 
 
-def reattributed(arrivals: list[Arrival], assignments: list[Adjustment]) -> list[Arrival]:
+def _shown_adjustment(applying: list[Adjustment], withdrawn: Adjustment | None) -> dict | None:
+    """The adjustment a status row shows: the last that applies to it, else the 归属 that took its document away."""
+    if applying:
+        return applying[-1].to_json()
+    if withdrawn is not None:
+        target = f"{withdrawn.unit} {withdrawn.person or ''}".strip()
+        return {"action": withdrawn.action, "note": f"{withdrawn.message_id} 的文件已改归 {target}"}
+    return None
+
+
+def reattributed(arrivals: list[Arrival], assignments: list[Adjustment]
+                 ) -> tuple[list[Arrival], dict[tuple[str, str, str | None], Adjustment]]:
     """The arrivals after HR's 归属 rows: the named message's document counts for the row's unit, item and
     person, and what hrbot had recognised it as (its documents of that item, or all of them if none) is withdrawn.
 
-    A row whose message the store does not have (arrived None) changes nothing.
+    Also returns, by (unit, item, person), the row that withdrew a document from it. A row whose
+    message the store does not have (arrived None) changes nothing.
     """
+    withdrawn_from: dict[tuple[str, str, str | None], Adjustment] = {}
     for a in assignments:
         if a.arrived is None:
             continue
         of_message = [x for x in arrivals if x.message_id == a.message_id]
         withdrawn = [x for x in of_message if x.item == a.item] or of_message
         arrivals = [x for x in arrivals if x not in withdrawn]
+        withdrawn_from.update({(x.unit, x.item, x.person): a for x in withdrawn})
         warnings = withdrawn[0].warnings if withdrawn else ()
         arrivals.append(Arrival(unit=a.unit, item=a.item, person=a.person, received_at=a.arrived,
                                 message_id=a.message_id, warnings=warnings))
-    return arrivals
+    return arrivals, withdrawn_from
 
 
 def item_state(cal: WorkCalendar, due: date | None, arrived: date | None, as_of: date) -> tuple[str, int, bool]:

@@ -12,6 +12,7 @@ from bot import adjustments, deadlines
 from bot.kickoff import kickoff_sent
 from bot.outbox import FileAttachment, compose, write_files
 from bot.records import (
+    EXEMPT,
     ITEM_TITLES,
     LATE,
     OVERDUE,
@@ -113,7 +114,7 @@ def build(settings: Settings, cal: WorkCalendar, roster: Roster, store: Store, a
         unconfirmed_years=unconfirmed_years(cal, settings, as_of, calendar_note),
         calendar_dir=str(settings.config_dir / CALENDAR_DIR),
         escalate_after=escalate_after,
-        total=len(rows),
+        total=sum(1 for r in rows if r.state != EXEMPT),  # 免交 is not owed
     )
 
 

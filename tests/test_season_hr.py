@@ -103,7 +103,8 @@ def test_season_hr_corrects_and_held_mail_comes_back(config_dir, dovecot, monkey
                 "--date", "2026-12-18", "--note", "考核组同意")
     assert "合成车间 班子述职报告" in out
     after = states(config_dir, capsys, "2026-12-09")
-    assert after["合成车间", "leader_review", "王珺"]["state"] == "pending"
+    withdrawn = after["合成车间", "leader_review", "王珺"]
+    assert withdrawn["state"] == "pending" and "已改归 合成车间 张海燕" in withdrawn["adjustment"]["note"]
     moved = after["合成车间", "leader_review", "张海燕"]
     assert (moved["state"], moved["received_at"]) == ("received", "2026-12-04T09:00:00+08:00")
     assert moved["adjustment"]["action"] == "归属"
