@@ -79,9 +79,9 @@ def poll_once(settings: Settings, source: Source | None = None, stop=None) -> Po
 
 
 class SeasonFiles:
-    """The roster and the calendar HR keeps in the config folder, each read at most once a poll.
+    """The roster, the calendar and the adjustments HR keeps in the config folder, each read at most once a poll.
 
-    A mistake in them must stop the poll even when no mail comes, so check() reads both whenever
+    A mistake in them must stop the poll even when no mail comes, so check() reads them whenever
     the config folder's files differ from the last time they were read without a mistake (the
     store keeps that note). Unchanged, they are read only for the first message: 2,000 people take
     ~15 ms to read and check, and their modules ~7 ms to import, most of an idle poll's own cost.
@@ -107,7 +107,7 @@ class SeasonFiles:
         return tuple(load(self.config_dir, self.roster))
 
     def check(self, store: Store) -> str:
-        """Raise ConfigError for a mistake in a roster or calendar file changed since the last good read.
+        """Raise ConfigError for a mistake in a roster, calendar or adjustments file changed since the last good read.
 
         Returns the folder's stamp.
         """
@@ -149,7 +149,7 @@ def _reexamine_held(settings: Settings, store: Store, source: Source, season: Se
         return
     from bot.reprocess import held_for_poll, reexamine
 
-    held = held_for_poll(store)
+    held = held_for_poll(store, season.roster)
     if held:
         log.info("poll: the config folder changed: examining %d held message(s) again", len(held))
         done = reexamine(settings, store, source, season.roster, season.calendar, held, season.adjustments)

@@ -240,6 +240,7 @@ class StoredMessage:
     id: int  # the store's row
     source_key: str
     message_id: str | None
+    from_addr: str | None
     received_at: datetime
     outcome: str
     reason: str

@@ -35,6 +35,14 @@ def reexaminable(message: StoredMessage) -> bool:
     return message.outcome == REJECTED and message.reason.startswith(RETRYABLE_REJECTIONS)
 
 
+def worth_fetching(message: StoredMessage, roster: Roster) -> bool:
+    """Held mail whose examination may now end otherwise: a stranger's only once the address is on the
+    roster (fetching every stranger's mail again after each roster edit would only repeat the answer)."""
+    if not reexaminable(message) or message.gone:
+        return False
+    return message.outcome != UNKNOWN_SENDER or roster.by_email(message.from_addr) is not None
+
+
 def reexamine(settings: Settings, store: Store, source, roster: Roster, calendar: WorkCalendar,
               messages: list[StoredMessage], adjustments: tuple = ()) -> list[tuple[StoredMessage, LogEntry | None]]:
     """Each message through the intake again; (message, its updated entry, or None when it is gone)."""
@@ -71,10 +79,10 @@ def _fetch(source, data_dir: Path, message: StoredMessage) -> RawMessage | None:
     return raw
 
 
-def held_for_poll(store: Store) -> list[StoredMessage]:
+def held_for_poll(store: Store, roster: Roster) -> list[StoredMessage]:
     """The held mail a poll examines again once the config folder changed (bot.poll: its stamp covers the
     roster, the adjustments and hrbot's version). Mail already found gone is left for `hrbot reprocess`."""
-    return [m for m in store.held() if reexaminable(m) and not m.gone]
+    return [m for m in store.held() if worth_fetching(m, roster)]
 
 
 def reprocess_command(settings: Settings, message_id: str | None = None) -> list[str]:
@@ -102,7 +110,12 @@ def reprocess_command(settings: Settings, message_id: str | None = None) -> list
                 else:
                     lines.append(f"{_name(message)}：结果为 {message.outcome}，无需重新处理")
         else:
-            todo = [m for m in store.held() if reexaminable(m)]
+            held = [m for m in store.held() if reexaminable(m)]
+            todo = [m for m in held if m.gone or worth_fetching(m, roster)]
+            strangers = len(held) - len(todo)
+            if strangers:
+                lines.append(f"{strangers} 封陌生发件人的邮件未重新处理：发件地址仍不在名单中"
+                             f"（如是某人的地址，请先在 people.csv 中加上）")
         if todo:
             source = source_for(settings)
             source.open()

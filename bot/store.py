@@ -264,10 +264,11 @@ class Store:
         else:
             where, params = "message_id = ?", (message_id,)
         rows = self.db.execute(
-            "SELECT id, source_key, message_id, received_at, outcome, reason, quarantined_as, gone FROM messages"
-            f" WHERE {where} ORDER BY received_at, id", params)
-        return [StoredMessage(id=r[0], source_key=r[1], message_id=r[2], received_at=datetime.fromisoformat(r[3]),
-                              outcome=r[4], reason=r[5], quarantined_as=r[6], gone=bool(r[7])) for r in rows]
+            "SELECT id, source_key, message_id, from_addr, received_at, outcome, reason, quarantined_as, gone"
+            f" FROM messages WHERE {where} ORDER BY received_at, id", params)
+        return [StoredMessage(id=r[0], source_key=r[1], message_id=r[2], from_addr=r[3],
+                              received_at=datetime.fromisoformat(r[4]), outcome=r[5], reason=r[6],
+                              quarantined_as=r[7], gone=bool(r[8])) for r in rows]
 
     # --- reading ----------------------------------------------------------
 

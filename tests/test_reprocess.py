@@ -66,11 +66,13 @@ def test_reprocess_command_says_gone_and_leaves_hostile_mail(config_dir, capsys)
                          [("大.docx", b"x" * 300_000)], message_id="<big@x>")
     deliver(settings, at("2026-12-04T10:00"), huge)
     assert poll_once(settings).counts() == {"unknown_sender": 1, "rejected": 1}
-    path.unlink()
     cfg = str(settings.config_dir)
     assert main(["--config", cfg, "reprocess", "--message", "<big@x>"]) == 0
     assert "重新处理不会改变结果" in capsys.readouterr().out
     assert main(["--config", cfg, "reprocess", "--all-held"]) == 0
+    assert "1 封陌生发件人的邮件未重新处理：发件地址仍不在名单中" in capsys.readouterr().out
+    path.unlink()
+    assert main(["--config", cfg, "reprocess", "--message", "<gone@example.net>"]) == 0
     assert "邮箱中已找不到此邮件" in capsys.readouterr().out
     main(["--config", cfg, "log", "--json"])
     gone, big = json.loads(capsys.readouterr().out)

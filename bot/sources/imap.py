@@ -137,8 +137,9 @@ class ImapSource:
         if folder != self.folder:
             return None
         with self._errors(self.folder):
-            info = self._select()
-            if str(info[b"UIDVALIDITY"]) != validity:
+            if self._validity is None:  # selected once for a run of messages examined again
+                self._select()
+            if str(self._validity) != validity:
                 return None
             metas = [m for m in fetch_meta(self._require(), uid) if m.uid == int(uid)]
             bodies = fetch_bodies(self._client, metas, [int(uid)]) if metas else {}
