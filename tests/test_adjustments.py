@@ -157,3 +157,16 @@ def test_adjustments_malformed_row_stops_the_poll_like_the_roster(settings):
     write(settings, "合成车间,个人述职报告,王珺,延期,明天,")
     with pytest.raises(ConfigError):
         poll_once(settings)
+
+
+def test_check_lists_roster_gaps_and_checks_the_adjustments(settings, capsys):
+    people = settings.config_dir / "people.csv"
+    people.write_text("".join(line for line in people.read_text(encoding="utf-8").splitlines(keepends=True)
+                              if "高建华" not in line), encoding="utf-8")
+    write(settings, "合成车间,个人述职报告,刘洋,免交,,病休")
+    assert main(["--config", str(settings.config_dir), "check"]) == 0
+    out = capsys.readouterr().out
+    assert "名单缺项（不影响收取）：设备动力科在名单中没有主要领导" in out and "调整表：1 行无误" in out
+    write(settings, "合成车间,个人述职报告,刘洋,免除,,病休")
+    assert main(["--config", str(settings.config_dir), "check"]) == 2
+    assert "adjustments.csv 第 2 行: 处理“免除”无效" in capsys.readouterr().err
