@@ -304,22 +304,21 @@ def _meeting(table: _Table, row: _Row) -> date | None:
 def _people(table: _Table, units: dict[str, Unit], units_short: str) -> tuple[Person, ...]:
     """One Person per (单位, 姓名, 角色): repeated rows of the same person add addresses to the first."""
     addresses: dict[tuple[str, str, str], list[str]] = {}  # in file order
-    first_row: dict[tuple[str, str, str], int] = {}
     by_email: dict[str, tuple[tuple[str, str, str], int]] = {}
-    by_name: dict[tuple[str, str], tuple[str, int]] = {}
+    by_name: dict[tuple[str, str], int] = {}
     heads: dict[str, tuple[str, int]] = {}
     for row in table.rows:
         unit, name, role = _unit_of(table, row, units, units_short), _name(table, row), _role(table, row)
         key = (unit, name, role)
         if key not in addresses:
             if (unit, name) in by_name:
-                table.fail(row, f"{unit}已有“{name}”（第 {by_name[unit, name][1]} 行）；同一人兼任多个角色时只填一行，"
+                table.fail(row, f"{unit}已有“{name}”（第 {by_name[unit, name]} 行）；同一人兼任多个角色时只填一行，"
                                 f"同单位重名的两人请在姓名后加以区分，如 王伟（大）")
             if role == HEAD and unit in heads:
                 other, number = heads[unit]
                 table.fail(row, f"{unit}已有主要领导 {other}（第 {number} 行），每个单位只能有一位主要领导")
-            addresses[key], first_row[key] = [], row.number
-            by_name[unit, name] = (role, row.number)
+            addresses[key] = []
+            by_name[unit, name] = row.number
             if role == HEAD:
                 heads[unit] = (name, row.number)
         for email in _emails(table, row):
