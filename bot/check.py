@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterator
 
+from bot import adjustments
 from bot.errors import HrbotError
-from bot.roster import load_roster
+from bot.roster import gaps, load_roster
 from bot.settings import Settings
 from bot.store import Store
 from bot.workdays import WorkCalendar
@@ -21,6 +22,11 @@ def check(settings: Settings) -> Iterator[Line]:
     undated = [u.name for u in roster.units.values() if u.meeting is None]
     yield (f"名单：{len(roster.units)} 个单位、{len(roster.people)} 人"
            + (f"；尚未确定述职大会日期：{'、'.join(undated)}" if undated else "")), True
+    for unit, what, fix in gaps(roster, undated):  # warnings: everyone's mail is still recorded
+        yield f"名单缺项（不影响收取）：{what}；{fix}", True
+    adjusted = adjustments.load(settings.config_dir, roster)  # a malformed row raises ConfigError (exit 2)
+    if adjusted:
+        yield f"调整表：{len(adjusted)} 行无误", True
     yield from _calendar(settings)
     yield from _mailbox(settings)
     yield from _sender(settings)

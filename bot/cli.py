@@ -26,6 +26,8 @@ EXAMPLES = {
     "send": "hrbot send",
     "check": "hrbot check",
     "run": "hrbot run --verbose",
+    "adjust": "hrbot adjust exempt --unit 合成车间 --item personal_report --person 刘洋 --note 病休",
+    "reprocess": "hrbot reprocess --all-held",
     "ballots": "hrbot ballots --dir ./测评票",
     "tally-sheets": "hrbot tally-sheets --dir ./统计表",
     "results": "hrbot results --json",
@@ -124,6 +126,22 @@ def build_parser() -> argparse.ArgumentParser:
     command("check", cmd_check, "validate the config and reach the mailbox and the sender, changing nothing")
     command("run", cmd_run, "the long-running service: polls, sends, reminds, mails the daily tracker")
 
+    p = command("adjust", cmd_adjust, "append HR's correction to adjustments.csv and show what it changed")
+    p.add_argument("action", choices=["received", "exempt", "extend", "assign"],
+                   help="received: came outside the mailbox on --date; exempt: not owed this season; "
+                        "extend: due on --date; assign: the document of --message counts for this unit/item/person")
+    p.add_argument("--unit", required=True, help="单位")
+    p.add_argument("--item", required=True, help="材料: its title as the tracker shows it, or its JSON name")
+    p.add_argument("--person", default="", help="人员 (empty for a unit's items)")
+    p.add_argument("--date", type=_date, default=None, help="日期, YYYY-MM-DD (received, extend)")
+    p.add_argument("--message", default="", help="the Message-ID, with its angle brackets (assign)")
+    p.add_argument("--note", default="", help="说明")
+
+    p = command("reprocess", cmd_reprocess, "examine held mail again (unknown sender, nothing recognised, not downloaded)")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--message", help="the Message-ID of one message, with its angle brackets")
+    which.add_argument("--all-held", action="store_true", help="every held message")
+
     p = command("ballots", cmd_ballots, "write each unit's anonymous 测评票 (.docx, and PDF with LibreOffice)")
     p.add_argument("--dir", type=Path, default=Path("ballots"), help="where to write them (default ./ballots)")
 
@@ -186,6 +204,9 @@ def cmd_poll(args) -> int:
         report = poll_once(settings)
         counts = "，".join(f"{k} {v}" for k, v in report.counts().items()) or "无新邮件"
         print(f"本次收取 {len(report.recorded)} 封：{counts}")
+        if report.reexamined:
+            again = "，".join(f"{e.message_id or '（无 Message-ID）'} → {e.outcome}" for e in report.reexamined)
+            print(f"名单或调整有变，重新处理 {len(report.reexamined)} 封：{again}")
         return 0
     from bot.service import poll_forever
 
@@ -296,6 +317,24 @@ def cmd_run(args) -> int:
     from bot.service import run_service
 
     run_service(_settings(args))
+    return 0
+
+
+def cmd_adjust(args) -> int:
+    from bot.adjustments import adjust
+
+    settings = _settings(args)
+    for line in adjust(settings, args.action, unit=args.unit, item=args.item, person=args.person, day=args.date,
+                       message=args.message, note=args.note, today=_today(settings)):
+        print(line)
+    return 0
+
+
+def cmd_reprocess(args) -> int:
+    from bot.reprocess import reprocess_command
+
+    for line in reprocess_command(_settings(args), message_id=args.message):
+        print(line)
     return 0
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
+from typing import TYPE_CHECKING
 
 from bot.records import (
     BALLOT_TALLY,
+    EXEMPT,
     ITEMS,
     LATE,
     LEADER_REVIEW,
@@ -27,6 +29,9 @@ from bot.records import (
 )
 from bot.settings import Season
 from bot.workdays import WorkCalendar
+
+if TYPE_CHECKING:
+    from bot.adjustments import Adjustment
 
 
 @dataclass(frozen=True)
@@ -104,8 +109,17 @@ def status(
     arrivals: list[Arrival],
     requested_meetings: dict[str, date],
     as_of: date,
+    adjustments: list[Adjustment] = (),
 ) -> list[StatusRow]:
-    """One row per expected item; the first arrival decides the state, later ones only add versions."""
+    """One row per expected item; the first arrival decides the state, later ones only add versions.
+
+    HR's adjustments (bot.adjustments) apply here, the one place states are computed: 归属 moves a
+    message's document to another item or person, 已收到 adds an arrival outside the mailbox, 延期
+    replaces the due date, 免交 makes the item `exempt`.
+    """
+    from bot.adjustments import ASSIGN, EXEMPT as EXEMPTED, RECEIVED as ON_PAPER
+
+    arrivals, withdrawn = reattributed(arrivals, [a for a in adjustments if a.action == ASSIGN])
     versions: dict[tuple[str, str, str | None], list[Arrival]] = {}
     for arrival in sorted(arrivals, key=lambda a: local(a.received_at, season)):
         versions.setdefault((arrival.unit, arrival.item, arrival.person), []).append(arrival)
@@ -114,26 +128,72 @@ def status(
     for expected in expected_items(season, roster):
         meeting = unit_meeting(roster.units[expected.unit], requested_meetings)
         due, provisional = due_date(season, cal, expected.item, meeting)
+        applying = [a for a in adjustments if a.covers(expected.unit, expected.item, expected.person)]
+        due, provisional = adjusted_due(due, provisional, applying)
         found = versions.get((expected.unit, expected.item, expected.person), [])
-        received_at = local(found[0].received_at, season) if found else None
+        times = [local(a.received_at, season) for a in found[:1]]
+        times += [datetime.combine(a.day, time(0), season.timezone) for a in applying if a.action == ON_PAPER]
+        received_at = min(times) if times else None
         arrived = received_at.date() if received_at is not None else None
         state, late_workdays, late_provisional = item_state(cal, due, arrived, as_of)
-        provisional = provisional or late_provisional
+        if any(a.action == EXEMPTED for a in applying):
+            state, late_workdays, late_provisional = EXEMPT, 0, False
         rows.append(
             StatusRow(
                 unit=expected.unit,
                 item=expected.item,
                 person=expected.person,
                 due=due,
-                provisional=provisional,
+                provisional=provisional or late_provisional,
                 state=state,
                 received_at=received_at,
                 late_workdays=late_workdays,
-                versions=len(found),
+                versions=len(found) + sum(1 for a in applying if a.action == ON_PAPER),
                 warnings=list(found[-1].warnings) if found else [],
+                adjustment=_shown_adjustment(applying, withdrawn.get((expected.unit, expected.item, expected.person))),
             )
         )
     return rows
+
+
+def adjusted_due(due: date | None, provisional: bool, applying: list[Adjustment]) -> tuple[date | None, bool]:
+    """The due date after HR's 延期 rows that apply to an item (the last one wins; HR's date is no computed one)."""
+    from bot.adjustments import EXTEND
+
+    extensions = [a.day for a in applying if a.action == EXTEND]
+    return (extensions[-1], False) if extensions else (due, provisional)
+
+
+def _shown_adjustment(applying: list[Adjustment], withdrawn: Adjustment | None) -> dict | None:
+    """The adjustment a status row shows: the last that applies to it, else the 归属 that took its document away."""
+    if applying:
+        return applying[-1].to_json()
+    if withdrawn is not None:
+        target = f"{withdrawn.unit} {withdrawn.person or ''}".strip()
+        return {"action": withdrawn.action, "note": f"{withdrawn.message_id} 的文件已改归 {target}"}
+    return None
+
+
+def reattributed(arrivals: list[Arrival], assignments: list[Adjustment]
+                 ) -> tuple[list[Arrival], dict[tuple[str, str, str | None], Adjustment]]:
+    """The arrivals after HR's 归属 rows: the named message's document counts for the row's unit, item and
+    person, and what hrbot had recognised it as (its documents of that item, or all of them if none) is withdrawn.
+
+    Also returns, by (unit, item, person), the row that withdrew a document from it. A row whose
+    message the store does not have (arrived None) changes nothing.
+    """
+    withdrawn_from: dict[tuple[str, str, str | None], Adjustment] = {}
+    for a in assignments:
+        if a.arrived is None:
+            continue
+        of_message = [x for x in arrivals if x.message_id == a.message_id]
+        withdrawn = [x for x in of_message if x.item == a.item] or of_message
+        arrivals = [x for x in arrivals if x not in withdrawn]
+        withdrawn_from.update({(x.unit, x.item, x.person): a for x in withdrawn})
+        warnings = withdrawn[0].warnings if withdrawn else ()
+        arrivals.append(Arrival(unit=a.unit, item=a.item, person=a.person, received_at=a.arrived,
+                                message_id=a.message_id, warnings=warnings))
+    return arrivals, withdrawn_from
 
 
 def item_state(cal: WorkCalendar, due: date | None, arrived: date | None, as_of: date) -> tuple[str, int, bool]:

@@ -12,7 +12,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 from bot.errors import UsageError
-from bot.records import DEPUTY, HEAD, HEADS, STAFF, UNION_CHAIR, Roster
+from bot.records import CADRE, DEPUTY, HEAD, HEADS, STAFF, UNION_CHAIR, Roster
 
 MARKER = ".hrbot-demo"
 AS_OF = date(2026, 12, 17)  # a day inside the season when every state shows up
@@ -29,6 +29,7 @@ class DemoResult:
     outbox: Path
     outgoing: int
     results: Path
+    waiting: list[str]  # what the tracker's sheet 待处理 tells HR, one line each
 
     def summary(self) -> str:
         counts = "，".join(f"{k} {v}" for k, v in sorted(self.recorded.items()))
@@ -39,6 +40,8 @@ class DemoResult:
             f"跟踪表：{self.tracker}",
             f"待发邮件（回执）：{self.outbox}（{self.outgoing} 封 .eml）",
             f"民主测评结果：{self.results}（仅供人力资源科，不外发；重新计算：hrbot --config {self.config} results）",
+            f"待人力资源科处理 {len(self.waiting)} 项（跟踪表“待处理”工作表），例如：",
+            *(f"  {line}" for line in self.waiting[:1]),
             f"查看状态：hrbot --config {self.config} status --as-of {AS_OF}",
         ])
 
@@ -47,7 +50,7 @@ def run_demo(folder: Path) -> DemoResult:
     """Make the sample season in `folder` (replacing an earlier demo there), poll it, write the tracker."""
     from bot.evaluation.results import compute, write_results
     from bot.poll import poll_once
-    from bot.reports import write_tracker_for
+    from bot.reports import kept_aside_mail, log_entries, status_rows, waiting_for_hr, write_tracker_for
     from bot.roster import load_roster
     from bot.settings import EXAMPLE_CONFIG, load
 
@@ -67,9 +70,12 @@ def run_demo(folder: Path) -> DemoResult:
     tracker = write_tracker_for(settings, AS_OF)
     outgoing = len(list(settings.paths.outbox.glob("*.eml")))
     results = write_results(settings, compute(settings, roster), AS_OF)
+    rows = status_rows(settings, AS_OF, roster)
+    waiting = [f"{t.kind}：{t.what}。处理：{t.fix}"
+               for t in waiting_for_hr(settings, roster, rows, log_entries(settings), kept_aside_mail(settings))]
     return DemoResult(config=config, mailbox=settings.mailbox.path, messages=len(messages),
                       recorded=report.counts(), tracker=tracker, outbox=settings.paths.outbox, outgoing=outgoing,
-                      results=results)
+                      results=results, waiting=waiting)
 
 
 def _add_systems(people_csv: Path) -> None:
@@ -207,8 +213,10 @@ def sample_messages(roster: Roster, hr: str) -> list[tuple[datetime, bytes]]:
          [personal(a, "secretary")], style="foxmail")
     mail("2026-12-05T08:00", head[b], "自动回复：述职材料", "您好，我正在外地出差，12月8日返回。",
          style="utf8", **{"Auto-Submitted": "auto-replied"})
+    # A cadre's report from a private address not on the roster: held until HR adds the address.
+    cadre = who(a, CADRE)
     mail("2026-12-06T20:40", "zhang.san@example.net", "述职报告", "请查收我的述职报告。",
-         [("张三述职报告.docx", forms.fill_personal_report(a, "张三", "科员"))])
+         [(f"{cadre.name}述职报告.docx", forms.fill_personal_report(a, cadre.name, cadre.role))])
     mail("2026-12-07T03:10", "MAILER-DAEMON@tengfei.example", "Undelivered Mail Returned to Sender",
          "This is the mail system at host mail.tengfei.example.", **{"Return-Path": "<>"})
     mail("2026-12-08T09:30", head[b], f"{b}班子及个人述职报告", "请查收。",

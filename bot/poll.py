@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 # The store's note of the roster and calendar files as they were when last read without a mistake.
 CHECKED_STATE = "poll:config_checked"
+# The same note as when held mail was last examined again (bot.reprocess).
+EXAMINED_STATE = "poll:held_examined"
 
 
 @dataclass
@@ -29,6 +31,7 @@ class PollReport:
     """What one poll recorded, in order."""
 
     recorded: list[LogEntry] = field(default_factory=list)
+    reexamined: list[LogEntry] = field(default_factory=list)  # held mail examined again (bot.reprocess)
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -48,14 +51,16 @@ def poll_once(settings: Settings, source: Source | None = None, stop=None) -> Po
     source = source or source_for(settings)
     report = PollReport()
     with Store.open(settings.paths.data) as store:
-        season.check(store)
+        stamp = season.check(store)
         source.open()
         try:
+            _reexamine_held(settings, store, source, season, stamp, report)
             for raw in source.messages(store, _body_wanted(season, settings.hr.address)):
                 from bot.intake.job import Context
                 from bot.intake.pipeline import process
 
-                ctx = Context(settings=settings, roster=season.roster, store=store, calendar=season.calendar)
+                ctx = Context(settings=settings, roster=season.roster, store=store, calendar=season.calendar,
+                              adjustments=season.adjustments)
                 entry = process(raw, ctx)
                 if entry is not None:
                     report.recorded.append(entry)
@@ -74,9 +79,9 @@ def poll_once(settings: Settings, source: Source | None = None, stop=None) -> Po
 
 
 class SeasonFiles:
-    """The roster and the calendar HR keeps in the config folder, each read at most once a poll.
+    """The roster, the calendar and the adjustments HR keeps in the config folder, each read at most once a poll.
 
-    A mistake in them must stop the poll even when no mail comes, so check() reads both whenever
+    A mistake in them must stop the poll even when no mail comes, so check() reads them whenever
     the config folder's files differ from the last time they were read without a mistake (the
     store keeps that note). Unchanged, they are read only for the first message: 2,000 people take
     ~15 ms to read and check, and their modules ~7 ms to import, most of an idle poll's own cost.
@@ -95,12 +100,22 @@ class SeasonFiles:
     def calendar(self) -> WorkCalendar:
         return WorkCalendar.load(self.config_dir)
 
-    def check(self, store: Store) -> None:
-        """Raise ConfigError for a mistake in a roster or calendar file changed since the last good read."""
+    @cached_property
+    def adjustments(self) -> tuple:
+        from bot.adjustments import load
+
+        return tuple(load(self.config_dir, self.roster))
+
+    def check(self, store: Store) -> str:
+        """Raise ConfigError for a mistake in a roster, calendar or adjustments file changed since the last good read.
+
+        Returns the folder's stamp.
+        """
         stamp = self.stamp()
         if store.get_state(CHECKED_STATE) != stamp:
-            self.roster, self.calendar  # noqa: B018 - reading them is the check
+            self.roster, self.calendar, self.adjustments  # noqa: B018 - reading them is the check
             store.set_state(CHECKED_STATE, stamp)
+        return stamp
 
     def stamp(self) -> str:
         """Name, size, time, inode and mode of each file at the top of the config folder and of each entry
@@ -122,6 +137,24 @@ class SeasonFiles:
                 else:
                     parts.append(f"{entry.path} {st.st_size} {st.st_mtime_ns} {st.st_ino} {st.st_mode}")
         return "\n".join(parts)
+
+
+def _reexamine_held(settings: Settings, store: Store, source: Source, season: SeasonFiles, stamp: str,
+                    report: PollReport) -> None:
+    """After the roster, the adjustments or hrbot changed, held mail goes through the intake again.
+
+    Unchanged (the idle poll's usual case), this costs one comparison with the store's note.
+    """
+    if store.get_state(EXAMINED_STATE) == stamp:
+        return
+    from bot.reprocess import held_for_poll, reexamine
+
+    held = held_for_poll(store, season.roster)
+    if held:
+        log.info("poll: the config folder changed: examining %d held message(s) again", len(held))
+        done = reexamine(settings, store, source, season.roster, season.calendar, held, season.adjustments)
+        report.reexamined.extend(entry for _, entry in done if entry is not None)
+    store.set_state(EXAMINED_STATE, stamp)
 
 
 def _body_wanted(season: SeasonFiles, hr_address: str) -> Callable[[bytes], bool]:

@@ -73,6 +73,7 @@ RECEIVED = "received"
 LATE = "late"
 OVERDUE = "overdue"
 PENDING = "pending"
+EXEMPT = "exempt"  # not owed this season, by HR's adjustment
 
 
 # --- roster ---------------------------------------------------------------
@@ -91,8 +92,14 @@ class Person:
     unit: str
     name: str
     role: str  # one of ROLES; DEPUTY_SECRETARY is kept as written
-    email: str  # lower-cased
+    email: str  # lower-cased; the first listed: reminders and kickoff go here
+    # Every roster address of the person, `email` first; mail from any of them is theirs.
+    emails: tuple[str, ...] = ()
     system: str | None = None  # 专业系统 (people.csv's optional 系统 column): ranks cadres in the evaluation
+
+    def __post_init__(self) -> None:
+        if not self.emails or self.emails[0] != self.email:
+            object.__setattr__(self, "emails", (self.email, *(e for e in self.emails if e != self.email)))
 
     @property
     def is_secretary(self) -> bool:
@@ -220,9 +227,11 @@ class LogEntry:
     reason: str = ""
     subject: str = ""
     attachments: list[AttachmentLog] = field(default_factory=list)
+    reprocessed_at: datetime | None = None  # when it was last examined again (bot.reprocess)
+    gone: bool = False  # it was to be examined again, and the mailbox no longer had it
 
     def to_json(self) -> dict:
-        return {
+        shown = {
             "message_id": self.message_id,
             "from": self.from_addr,
             "received_at": self.received_at.isoformat(),
@@ -230,6 +239,24 @@ class LogEntry:
             "reason": self.reason,
             "attachments": [a.to_json() for a in self.attachments],
         }
+        if self.reprocessed_at is not None:
+            shown["reprocessed_at"] = self.reprocessed_at.isoformat()
+        return shown
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """A recorded delivery as the store gives it back for examining it again."""
+
+    id: int  # the store's row
+    source_key: str
+    message_id: str | None
+    from_addr: str | None
+    received_at: datetime
+    outcome: str
+    reason: str
+    quarantined_as: str | None
+    gone: bool
 
 
 # --- store and outbox -----------------------------------------------------
@@ -310,6 +337,7 @@ class StatusRow:
     late_workdays: int
     versions: int
     warnings: list[str] = field(default_factory=list)
+    adjustment: dict | None = None  # {"action": 处理, "note": 说明} of HR's adjustment that applies
 
     def to_json(self) -> dict:
         return {
@@ -323,6 +351,7 @@ class StatusRow:
             "late_workdays": self.late_workdays,
             "versions": self.versions,
             "warnings": list(self.warnings),
+            "adjustment": self.adjustment,
         }
 
 
@@ -341,7 +370,8 @@ class Roster:
         by_email: dict[str, Person] = {}
         by_unit: dict[str, list[Person]] = {}
         for person in self.people:
-            by_email.setdefault(person.email, person)  # the first entry wins, as a scan would find it
+            for address in person.emails:
+                by_email.setdefault(address, person)  # the first entry wins, as a scan would find it
             by_unit.setdefault(person.unit, []).append(person)
         # Not fields: they follow from `people`, and stay out of repr, eq and dataclasses.replace.
         object.__setattr__(self, "_by_email", by_email)

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 
-from bot import deadlines
+from bot import adjustments, deadlines
 from bot.evaluation.tallies import folder_arrivals
 from bot.outbox import FileAttachment, compose, to_script, write_files
 from bot.records import (
@@ -130,7 +130,7 @@ def select(
         escalated = row.state == OVERDUE and 0 < r.escalate_after_workdays <= row.late_workdays
         missing = Missing(row.unit, row.item, row.person, row.due, row.provisional, why, row.late_workdays,
                           escalated)
-        for person in owers(roster, row, r.remind_cadres):
+        for person in owers(roster, row, r.remind_cadres, hr_person(settings, row.unit)):
             if person.email in reminded_today:
                 continue
             days = history.get((person.email, row.unit, row.item, row.person), [])
@@ -174,23 +174,32 @@ def moot(roster: Roster, row: StatusRow) -> bool:
     return row.item == MEETING_REQUEST and roster.units[row.unit].meeting is not None
 
 
-def owers(roster: Roster, row: StatusRow, remind_cadres: bool) -> list[Person]:
+def owers(roster: Roster, row: StatusRow, remind_cadres: bool, hr: Person | None = None) -> list[Person]:
     """Who hears of a missing item: the head for the unit's things, the secretary for the head's review,
-    the union chair for the union review, and (if asked for) each cadre for their own report."""
+    the union chair for the union review, and (if asked for) each cadre for their own report.
+
+    When the roster lacks the one who should hear (a gap HR has not filled), `hr` hears instead.
+    """
     head = roster.head_of(row.unit)
     if row.item == LEADER_REVIEW:
         # The secretary reviews the head; the head reviews everyone else on the team.
-        owner = roster.secretary_of(row.unit) if head is not None and row.person == head.name else head
-        people = [owner or head]
+        people = [roster.secretary_of(row.unit) if head is not None and row.person == head.name else head]
     elif row.item == UNION_REVIEW:
-        people = [roster.union_chair_of(row.unit) or head]
+        people = [roster.union_chair_of(row.unit)]
     elif row.item == PERSONAL_REPORT:
         people = [head]
         if remind_cadres and (head is None or row.person != head.name):
             people.append(next((p for p in roster.people_in(row.unit) if p.name == row.person), None))
     else:
         people = [head]
+    if people[0] is None:
+        people[0] = hr
     return [p for p in dict.fromkeys(people) if p is not None]
+
+
+def hr_person(settings: Settings, unit: str) -> Person:
+    """HR as the recipient of what a unit's missing head, secretary or union chair would have heard."""
+    return Person(unit=unit, name=settings.hr.name, role="", email=settings.hr.address)
 
 
 # --- composition ----------------------------------------------------------------
@@ -272,7 +281,8 @@ def remind(settings: Settings, as_of: date, dry_run: bool = False) -> list[str]:
     lines: list[str] = []
     with Store.open(settings.paths.data) as store:
         arrivals = store.arrivals() + folder_arrivals(settings.config_dir, roster, settings.season.timezone)
-        rows = deadlines.status(settings.season, cal, roster, arrivals, store.requested_meetings(), as_of)
+        adjusted = adjustments.for_status(settings.config_dir, roster, store)
+        rows = deadlines.status(settings.season, cal, roster, arrivals, store.requested_meetings(), as_of, adjusted)
         sent = store.reminders_sent()
         already = sorted({recipient for day, recipient, _ in sent if day == as_of})
         for digest in select(settings, cal, roster, rows, sent, as_of):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from bot import deadlines
+from bot import adjustments, deadlines
 from bot.evaluation.tallies import folder_arrivals
 from bot.records import ITEM_TITLES, LogEntry, OutboxRow, Roster, StatusRow
 from bot.roster import load_roster
@@ -21,8 +21,9 @@ def status_rows(settings: Settings, as_of: date, roster: Roster | None = None) -
     calendar = WorkCalendar.load(settings.config_dir)
     with Store.open(settings.paths.data) as store:
         arrivals, requested = store.arrivals(), store.requested_meetings()
+        adjusted = adjustments.for_status(settings.config_dir, roster, store)
     arrivals += folder_arrivals(settings.config_dir, roster, settings.season.timezone)
-    return deadlines.status(settings.season, calendar, roster, arrivals, requested, as_of)
+    return deadlines.status(settings.season, calendar, roster, arrivals, requested, as_of, adjusted)
 
 
 def log_entries(settings: Settings) -> list[LogEntry]:
@@ -31,6 +32,8 @@ def log_entries(settings: Settings) -> list[LogEntry]:
         entries = store.log()
     for entry in entries:
         entry.received_at = deadlines.local(entry.received_at, settings.season)
+        if entry.reprocessed_at is not None:
+            entry.reprocessed_at = deadlines.local(entry.reprocessed_at, settings.season)
     return entries
 
 
@@ -41,8 +44,20 @@ def write_tracker_for(settings: Settings, as_of: date) -> Path:
     rows = status_rows(settings, as_of, roster)
     from bot.evaluation.progress import progress
 
-    return write_tracker(settings.paths.tracker, as_of, rows, log_entries(settings), roster, settings.season.timezone,
-                         kept_aside_mail(settings), progress(settings, roster))
+    log, kept_aside = log_entries(settings), kept_aside_mail(settings)
+    return write_tracker(settings.paths.tracker, as_of, rows, log, roster, settings.season.timezone, kept_aside,
+                         waiting_for_hr(settings, roster, rows, log, kept_aside), progress(settings, roster))
+
+
+def waiting_for_hr(settings: Settings, roster: Roster, rows: list[StatusRow], log: list[LogEntry],
+                   kept_aside: list[OutboxRow]) -> list:
+    """What needs a person (bot.todo), from the store and the config folder."""
+    from bot.todo import waiting
+
+    with Store.open(settings.paths.data) as store:
+        requested = store.requested_meetings()
+        adjusted = adjustments.for_status(settings.config_dir, roster, store)
+    return waiting(roster, log, rows, kept_aside, requested, adjusted)
 
 
 def kept_aside_mail(settings: Settings) -> list[OutboxRow]:

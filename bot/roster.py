@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import NamedTuple, NoReturn
 
 from bot.errors import ConfigError
-from bot.records import DEPUTY_SECRETARY, HEAD, ROLES, SECRETARY, UNION_CHAIR, Person, Roster, Unit
+from bot.records import HEAD, ROLES, SECRETARY, UNION_CHAIR, Person, Roster, Unit
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,8 @@ SYSTEM = "系统"  # optional: the cadre's 专业系统, used only by the evalua
 UNIT_COLUMNS = (UNIT, KIND, HEADCOUNT, MEETING)
 PEOPLE_COLUMNS = (UNIT, NAME, ROLE, EMAIL)
 UNIT_KINDS = ("车间", "科室")
+ADJUSTMENTS_FILE = "adjustments.csv"  # HR's corrections (bot.adjustments reads their meaning)
+ADJUSTMENTS_SHEET = "调整"
 
 # Copy-paste from web pages and WeChat brings these along; they are invisible in Excel.
 _INVISIBLE_CHARS = "\ufeff\u200b\u200c\u200d\u2060"
@@ -55,13 +57,51 @@ class _Table(NamedTuple):
 
 
 def load_roster(config_dir: Path) -> Roster:
-    """Read and check the roster in DIR; any mistake raises ConfigError naming the file and row."""
+    """Read and check the roster in DIR; any mistake raises ConfigError naming the file and row.
+
+    A gap (a unit without head, secretary or union chair) is no mistake: see gaps().
+    """
     units_table, people_table = _read_tables(Path(config_dir))
-    units, unit_rows = _units(units_table)
-    roster = Roster(units=units, people=_people(people_table, units, units_table.short))
-    _check_heads(roster, units_table, unit_rows, people_table.short)
-    _warn_gaps(roster)
-    return roster
+    units, _ = _units(units_table)
+    return Roster(units=units, people=_people(people_table, units, units_table.short))
+
+
+def read_adjustment_rows(config_dir: Path, columns: tuple[str, ...]) -> _Table | None:
+    """adjustments.csv, else the sheet 调整 of roster.xlsx, read like the roster; None when neither exists.
+
+    Each row's cells are given as text, trimmed, the invisible characters dropped.
+    """
+    config_dir = Path(config_dir)
+    path = config_dir / ADJUSTMENTS_FILE
+    if path.exists():
+        table = _read_csv(path, ADJUSTMENTS_FILE, columns)
+    else:
+        workbook = config_dir / WORKBOOK_FILE
+        if not workbook.exists() or (config_dir / UNITS_FILE).exists():
+            return None
+        from openpyxl import load_workbook
+
+        try:
+            book = load_workbook(workbook, read_only=True, data_only=True)
+        except Exception as e:  # as in _read_workbook
+            raise ConfigError(workbook, f"无法打开工作簿（{type(e).__name__}: {e}）") from None
+        try:
+            if not any(n.strip() == ADJUSTMENTS_SHEET for n in book.sheetnames):
+                return None
+            table = _sheet(book, workbook, ADJUSTMENTS_SHEET, columns)
+        finally:
+            book.close()
+    rows = tuple(_Row(r.number, {c: _text(v) for c, v in r.cells.items()}) for r in table.rows)
+    return table._replace(rows=rows)
+
+
+def parse_day(text: str) -> date | None:
+    """A date as Excel writes it in a cell (2026-12-10, 2026/12/10, 2026年12月10日); None if it is none."""
+    match = _DATE.fullmatch(unicodedata.normalize("NFKC", text.strip()))
+    try:
+        return date(*map(int, match.groups())) if match else None
+    except ValueError:
+        return None
 
 
 # --- reading --------------------------------------------------------------
@@ -266,38 +306,41 @@ def _meeting(table: _Table, row: _Row) -> date | None:
 
 
 def _people(table: _Table, units: dict[str, Unit], units_short: str) -> tuple[Person, ...]:
-    people: list[Person] = []
-    by_email: dict[str, tuple[Person, int]] = {}
+    """One Person per (单位, 姓名, 角色): repeated rows of the same person add addresses to the first."""
+    addresses: dict[tuple[str, str, str], list[str]] = {}  # in file order
+    systems: dict[tuple[str, str, str], str | None] = {}  # the first row's 系统 wins
+    by_email: dict[str, tuple[tuple[str, str, str], int]] = {}
     by_name: dict[tuple[str, str], int] = {}
-    heads: dict[str, tuple[Person, int]] = {}
+    heads: dict[str, tuple[str, int]] = {}
     for row in table.rows:
-        person = Person(
-            unit=_unit_of(table, row, units, units_short),
-            name=_name(table, row),
-            role=_role(table, row),
-            email=_email(table, row),
-            system=_squeeze(_text(row.cells.get(SYSTEM))) or None,
-        )
-        if person.email in by_email:
-            other, number = by_email[person.email]
-            hint = "（同一人兼任多个角色时只填一行）" if other.name == person.name else ""
-            table.fail(row, f"邮箱“{person.email}”已在第 {number} 行（{other.unit} {other.name}）使用，"
-                            f"一个地址只能对应一人{hint}")
-        key = (person.unit, person.name)
-        if key in by_name:
-            table.fail(row, f"{person.unit}已有“{person.name}”（第 {by_name[key]} 行）；同一人只填一行、一个邮箱，"
-                            f"同单位重名的两人请在姓名后加以区分，如 王伟（大）")
-        if person.role == HEAD and person.unit in heads:
-            other, number = heads[person.unit]
-            table.fail(row, f"{person.unit}已有主要领导 {other.name}（第 {number} 行），每个单位只能有一位主要领导")
-        by_email[person.email] = (person, row.number)
-        by_name[key] = row.number
-        if person.role == HEAD:
-            heads[person.unit] = (person, row.number)
-        people.append(person)
-    if not people:
+        unit, name, role = _unit_of(table, row, units, units_short), _name(table, row), _role(table, row)
+        key = (unit, name, role)
+        if key not in addresses:
+            if (unit, name) in by_name:
+                table.fail(row, f"{unit}已有“{name}”（第 {by_name[unit, name]} 行）；同一人兼任多个角色时只填一行，"
+                                f"同单位重名的两人请在姓名后加以区分，如 王伟（大）")
+            if role == HEAD and unit in heads:
+                other, number = heads[unit]
+                table.fail(row, f"{unit}已有主要领导 {other}（第 {number} 行），每个单位只能有一位主要领导")
+            addresses[key] = []
+            systems[key] = _squeeze(_text(row.cells.get(SYSTEM))) or None
+            by_name[unit, name] = row.number
+            if role == HEAD:
+                heads[unit] = (name, row.number)
+        for email in _emails(table, row):
+            if email in by_email:
+                owner, number = by_email[email]
+                if owner == key:
+                    continue  # the same person's address written twice
+                hint = "（同一人兼任多个角色时只填一行）" if owner[1] == name else ""
+                table.fail(row, f"邮箱“{email}”已在第 {number} 行（{owner[0]} {owner[1]}）使用，"
+                                f"一个地址只能对应一人{hint}")
+            by_email[email] = (key, row.number)
+            addresses[key].append(email)
+    if not addresses:
         raise ConfigError(table.where, "没有任何人员，请至少为每个单位填写主要领导")
-    return tuple(people)
+    return tuple(Person(unit=u, name=n, role=r, email=emails[0], emails=tuple(emails), system=systems[u, n, r])
+                 for (u, n, r), emails in addresses.items())
 
 
 def _unit_of(table: _Table, row: _Row, units: dict[str, Unit], units_short: str) -> str:
@@ -324,39 +367,47 @@ def _role(table: _Table, row: _Row) -> str:
     return role
 
 
-def _email(table: _Table, row: _Row) -> str:
+def _emails(table: _Table, row: _Row) -> list[str]:
+    """The addresses in the 邮箱 cell: one, or several separated by ; or ；."""
     raw = _text(row.cells[EMAIL])
-    # NFKC turns a full-width "＠" from a Chinese IME into "@"; Outlook's copy adds a trailing ";".
-    email = unicodedata.normalize("NFKC", raw).strip().rstrip(";；").strip().lower()
-    if not email:
+    # NFKC turns a full-width "＠" and "；" from a Chinese IME into ASCII; Outlook's copy adds a trailing ";".
+    cell = unicodedata.normalize("NFKC", raw).strip().strip(";").strip()
+    if not cell:
         table.fail(row, "邮箱为空（提醒和回执都要发到这个地址）")
+    return [_email(table, row, one.strip().lower()) for one in cell.split(";") if one.strip()]
+
+
+def _email(table: _Table, row: _Row, email: str) -> str:
     if _ADDRESS_SEPARATORS.search(email):
-        table.fail(row, f"邮箱“{raw}”只能填一个地址，且不含空格")
+        table.fail(row, f"邮箱“{email}”只能填一个地址本身（不含空格、姓名）；一人有多个地址时用分号隔开")
     if "@" not in email:
-        table.fail(row, f"邮箱“{raw}”不是有效地址：缺少 @")
+        table.fail(row, f"邮箱“{email}”不是有效地址：缺少 @")
     if not email.isascii():
-        table.fail(row, f"邮箱“{raw}”含有中文或全角字符，请切换到英文输入法重新输入")
+        table.fail(row, f"邮箱“{email}”含有中文或全角字符，请切换到英文输入法重新输入")
     if not _EMAIL.fullmatch(email):
-        table.fail(row, f"邮箱“{raw}”不是有效地址，应像 lijianguo@tengfei.example 这样")
+        table.fail(row, f"邮箱“{email}”不是有效地址，应像 lijianguo@tengfei.example 这样")
     return email
 
 
 # --- whole-roster checks ----------------------------------------------------
 
 
-def _check_heads(roster: Roster, units: _Table, unit_rows: dict[str, int], people_short: str) -> None:
-    """Every unit needs a head: reminders and confirmations go to them."""
-    for name, number in unit_rows.items():
-        if roster.head_of(name) is None:
-            raise ConfigError(
-                units.where, f"单位“{name}”在 {people_short} 中没有主要领导；提醒和回执都发给主要领导，请补上", number
-            )
+def gaps(roster: Roster, requested_meetings: Iterable[str] = ()) -> list[tuple[str, str, str]]:
+    """What a valid roster still lacks, as (unit, what, the fix) for HR; reminders meant for the missing
+    person go to HR meanwhile.
 
-
-def _warn_gaps(roster: Roster) -> None:
-    """Legal but worth HR's attention: nobody would write the head's review or the union review."""
+    requested_meetings: the units that asked for a meeting date in their request (that date then holds).
+    """
+    requested = set(requested_meetings)
+    found = []
     for unit in roster.units:
-        if not roster.with_role(unit, SECRETARY, DEPUTY_SECRETARY):
-            log.warning("roster: %s has no 党支部书记; nobody is expected to review its head", unit)
-        if not roster.with_role(unit, UNION_CHAIR):
-            log.warning("roster: %s has no 分会主席; its union review has nobody to remind", unit)
+        missing = [role for role, present in (
+            (HEAD, roster.head_of(unit)), (SECRETARY, roster.secretary_of(unit)), (UNION_CHAIR, roster.union_chair_of(unit)),
+        ) if present is None]
+        if missing:
+            found.append((unit, f"{unit}在名单中没有{'、'.join(missing)}，需要此人的提醒暂发给人力资源科",
+                          f"在 {PEOPLE_FILE} 中补上一行：{unit},姓名,{missing[0]},邮箱"))
+        if roster.units[unit].meeting is None and unit not in requested:
+            found.append((unit, f"{unit}的述职大会日期未定，述职报告和评议表的截止日期随之未定",
+                          f"在 {UNITS_FILE} 中填写，或等待单位在申请中提出"))
+    return found

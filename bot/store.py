@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from bot.errors import StoreError
 
 if TYPE_CHECKING:  # built only by the readers below: a poll with nothing new imports no record type
-    from bot.records import Arrival, AttachmentLog, LogEntry, OutboxRow, Outgoing, Recorded
+    from bot.records import Arrival, AttachmentLog, LogEntry, OutboxRow, Outgoing, Recorded, StoredMessage
 
 STORE_FILE = "hrbot.sqlite3"
 
@@ -27,7 +27,9 @@ CREATE TABLE IF NOT EXISTS messages (
     received_at TEXT NOT NULL,            -- ISO 8601 with offset
     outcome TEXT NOT NULL,
     reason TEXT NOT NULL DEFAULT '',
-    quarantined_as TEXT                   -- raw bytes kept for HR (relative to paths.data)
+    quarantined_as TEXT,                  -- raw bytes kept for HR (relative to paths.data)
+    reprocessed_at TEXT,                  -- when HR's changes had it examined again (ISO 8601, UTC)
+    gone INTEGER NOT NULL DEFAULT 0       -- 1: no longer in the mailbox when it was to be examined again
 );
 CREATE INDEX IF NOT EXISTS messages_by_id ON messages (message_id, content_hash);
 CREATE INDEX IF NOT EXISTS messages_by_hash ON messages (content_hash);
@@ -160,17 +162,23 @@ class Store:
 
     # --- intake -----------------------------------------------------------
 
-    def is_duplicate(self, message_id: str | None, content_hash: str) -> bool:
-        """Delivered before: same Message-ID and same content (contract: Identity and duplicates)."""
+    def is_duplicate(self, message_id: str | None, content_hash: str, excluding: int | None = None) -> bool:
+        """Delivered before: same Message-ID and same content (contract: Identity and duplicates).
+
+        excluding: the row of a message being examined again, which is no earlier delivery of itself.
+        """
         row = self.db.execute(
-            "SELECT 1 FROM messages WHERE message_id IS ? AND content_hash = ? LIMIT 1", (message_id, content_hash)
+            "SELECT 1 FROM messages WHERE message_id IS ? AND content_hash = ? AND id IS NOT ? LIMIT 1",
+            (message_id, content_hash, excluding),
         ).fetchone()
         return row is not None
 
-    def message_id_reused(self, message_id: str | None) -> bool:
+    def message_id_reused(self, message_id: str | None, excluding: int | None = None) -> bool:
         if message_id is None:
             return False
-        return self.db.execute("SELECT 1 FROM messages WHERE message_id = ? LIMIT 1", (message_id,)).fetchone() is not None
+        row = self.db.execute("SELECT 1 FROM messages WHERE message_id = ? AND id IS NOT ? LIMIT 1",
+                              (message_id, excluding)).fetchone()
+        return row is not None
 
     def has_document(self, unit: str, item: str, person: str | None, sha256: str) -> bool:
         row = self.db.execute(
@@ -196,26 +204,71 @@ class Store:
             except sqlite3.IntegrityError:
                 return None
             message = cursor.lastrowid
-            for position, a in enumerate(entry.attachments):
-                self.db.execute(
-                    "INSERT INTO attachments (message, position, filename, outcome, reason, item, unit, person,"
-                    " sha256, saved_as, held) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (message, position, a.filename, a.outcome, a.reason, a.item, a.unit, a.person, a.sha256,
-                     a.saved_as, int(a.held)),
-                )
-            for document, attachment in rec.documents:
-                self.db.execute(
-                    "INSERT INTO documents (message, item, unit, person, received_at, sha256, warnings, meeting_date)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (message, document.item, document.unit, document.person, _iso_utc(entry.received_at),
-                     attachment.sha256 if attachment else None, json.dumps(list(document.warnings), ensure_ascii=False),
-                     document.meeting_date.isoformat() if document.meeting_date else None),
-                )
+            self._insert_parts(message, entry, rec.documents)
             for key, value in rec.raw.checkpoint.items():
                 self._put_state(key, value)
             for out in rec.outgoing:
                 self._queue(out, answers=message)
         return message
+
+    def _insert_parts(self, message: int, entry: LogEntry, documents: list) -> None:
+        for position, a in enumerate(entry.attachments):
+            self.db.execute(
+                "INSERT INTO attachments (message, position, filename, outcome, reason, item, unit, person,"
+                " sha256, saved_as, held) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (message, position, a.filename, a.outcome, a.reason, a.item, a.unit, a.person, a.sha256,
+                 a.saved_as, int(a.held)),
+            )
+        for document, attachment in documents:
+            self.db.execute(
+                "INSERT INTO documents (message, item, unit, person, received_at, sha256, warnings, meeting_date)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (message, document.item, document.unit, document.person, _iso_utc(entry.received_at),
+                 attachment.sha256 if attachment else None, json.dumps(list(document.warnings), ensure_ascii=False),
+                 document.meeting_date.isoformat() if document.meeting_date else None),
+            )
+
+    def update(self, message: int, rec: Recorded, reprocessed_at: datetime) -> None:
+        """Replace what a message examined again was recorded as, all or nothing: its outcome, attachments,
+        documents and mail out. Its arrival time and source identity stay; a confirmation already queued
+        for it is not queued again."""
+        entry = rec.entry
+        with self._transaction():
+            self.db.execute(
+                "UPDATE messages SET content_hash = ?, from_addr = ?, subject = ?, outcome = ?, reason = ?,"
+                " quarantined_as = COALESCE(?, quarantined_as), reprocessed_at = ?, gone = 0 WHERE id = ?",
+                (rec.content_hash, entry.from_addr, entry.subject, entry.outcome, entry.reason, rec.quarantined_as,
+                 _iso_utc(reprocessed_at), message),
+            )
+            self.db.execute("DELETE FROM attachments WHERE message = ?", (message,))
+            self.db.execute("DELETE FROM documents WHERE message = ?", (message,))
+            self._insert_parts(message, entry, rec.documents)
+            answered = {kind for (kind,) in self.db.execute("SELECT kind FROM outbox WHERE answers = ?", (message,))}
+            for out in rec.outgoing:
+                if out.kind not in answered:
+                    self._queue(out, answers=message)
+
+    def mark_gone(self, message: int, reason: str, reprocessed_at: datetime) -> None:
+        """A message to be examined again that the mailbox no longer has: said in its entry, for HR."""
+        with self._transaction():
+            self.db.execute("UPDATE messages SET gone = 1, reason = ?, reprocessed_at = ? WHERE id = ?",
+                            (reason, _iso_utc(reprocessed_at), message))
+
+    def held(self, message_id: str | None = None) -> list[StoredMessage]:
+        """The messages whose outcome HR's changes may alter (unknown_sender, no_documents, rejected),
+        oldest first; with message_id, every message of that Message-ID whatever its outcome."""
+        from bot.records import StoredMessage
+
+        if message_id is None:
+            where, params = "outcome IN ('unknown_sender', 'no_documents', 'rejected')", ()
+        else:
+            where, params = "message_id = ?", (message_id,)
+        rows = self.db.execute(
+            "SELECT id, source_key, message_id, from_addr, received_at, outcome, reason, quarantined_as, gone"
+            f" FROM messages WHERE {where} ORDER BY received_at, id", params)
+        return [StoredMessage(id=r[0], source_key=r[1], message_id=r[2], from_addr=r[3],
+                              received_at=datetime.fromisoformat(r[4]), outcome=r[5], reason=r[6],
+                              quarantined_as=r[7], gone=bool(r[8])) for r in rows]
 
     # --- reading ----------------------------------------------------------
 
@@ -231,12 +284,13 @@ class Store:
             attachments.setdefault(row[0], []).append(AttachmentLog(*row[1:-1], held=bool(row[-1])))
         entries = []
         for row in self.db.execute(
-            "SELECT id, message_id, from_addr, received_at, outcome, reason, subject FROM messages"
-            " ORDER BY received_at, id"
+            "SELECT id, message_id, from_addr, received_at, outcome, reason, subject, reprocessed_at, gone"
+            " FROM messages ORDER BY received_at, id"
         ):
             entries.append(LogEntry(
                 message_id=row[1], from_addr=row[2], received_at=datetime.fromisoformat(row[3]), outcome=row[4],
                 reason=row[5], subject=row[6], attachments=attachments.get(row[0], []),
+                reprocessed_at=datetime.fromisoformat(row[7]) if row[7] else None, gone=bool(row[8]),
             ))
         return entries
 
@@ -252,6 +306,16 @@ class Store:
                     warnings=tuple(json.loads(r[5])))
             for r in rows
         ]
+
+    def first_received(self, sha256: str) -> datetime | None:
+        """When a document with these bytes was first recorded; None if never."""
+        row = self.db.execute("SELECT MIN(received_at) FROM documents WHERE sha256 = ?", (sha256,)).fetchone()
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
+
+    def first_arrival(self, message_id: str | None) -> datetime | None:
+        """When the first delivery with this Message-ID arrived, whatever its outcome; None if none did."""
+        row = self.db.execute("SELECT MIN(received_at) FROM messages WHERE message_id = ?", (message_id,)).fetchone()
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
 
     def arrival_times(self, unit: str, item: str, person: str | None) -> list[datetime]:
         """When each recorded version of one document arrived, oldest first."""
@@ -410,6 +474,8 @@ class _Transaction:
 # CREATE TABLE IF NOT EXISTS leaves an older table as it was, so each is added here once.
 ADDED_COLUMNS = (
     ("attachments", "held", "INTEGER NOT NULL DEFAULT 0"),
+    ("messages", "reprocessed_at", "TEXT"),
+    ("messages", "gone", "INTEGER NOT NULL DEFAULT 0"),
 )
 
 

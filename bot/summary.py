@@ -8,34 +8,29 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-from bot import deadlines
+from bot import adjustments, deadlines
 from bot.evaluation.progress import progress
 from bot.evaluation.tallies import folder_arrivals
 from bot.kickoff import kickoff_sent
 from bot.outbox import FileAttachment, compose, write_files
 from bot.records import (
-    ACCEPTED,
+    EXEMPT,
     ITEM_TITLES,
     LATE,
-    NO_DOCUMENTS,
     OVERDUE,
     PENDING,
     RECEIVED,
-    REJECTED,
-    TEAM_REPORT,
-    UNKNOWN_SENDER,
-    LogEntry,
     Outgoing,
     Roster,
     StatusRow,
 )
-from bot.reminders import moot, owers
+from bot.reminders import hr_person, moot, owers
 from bot.reports import write_tracker_for
 from bot.roster import load_roster
 from bot.settings import Settings
 from bot.store import Store
 from bot.senders import kept_aside
-from bot.tracker import MAIL_OUTCOME_LABELS, OUTGOING_KIND_LABELS, STATE_LABELS
+from bot.tracker import STATE_LABELS
 from bot.workdays import CALENDAR_DIR, WorkCalendar
 
 log = logging.getLogger(__name__)
@@ -49,7 +44,6 @@ LAST_DAY_KEY = "summary:last_day"  # the working day whose summary went out last
 LAST_AT_KEY = "summary:last_at"  # when: "arrived since" starts there
 
 STATE_ORDER = (OVERDUE, LATE, PENDING, RECEIVED)  # what HR chases first
-NEEDS_A_LOOK = (REJECTED, UNKNOWN_SENDER, NO_DOCUMENTS)
 
 
 @dataclass(frozen=True)
@@ -100,7 +94,8 @@ def build(settings: Settings, cal: WorkCalendar, roster: Roster, store: Store, a
     """The day's summary as of as_of, listing mail and arrivals after `since`."""
     season = settings.season
     arrivals = store.arrivals() + folder_arrivals(settings.config_dir, roster, season.timezone)
-    rows = deadlines.status(season, cal, roster, arrivals, store.requested_meetings(), as_of)
+    adjusted = adjustments.for_status(settings.config_dir, roster, store)
+    rows = deadlines.status(season, cal, roster, arrivals, store.requested_meetings(), as_of, adjusted)
     labels = [STATE_LABELS[s] for s in STATE_ORDER]
     counts = Counter(STATE_LABELS[r.state] for r in rows)
     per_unit: dict[str, Counter] = {unit: Counter() for unit in roster.units}
@@ -119,11 +114,11 @@ def build(settings: Settings, cal: WorkCalendar, roster: Roster, store: Store, a
         escalated=[_line(r, roster, settings) for r in escalated],
         overdue=[_line(r, roster, settings) for r in overdue if id(r) not in at_top],
         arrived=_arrived(store, rows, since, settings),
-        attention=_attention(settings, roster, store, rows, since),
+        attention=_attention(settings, roster, store, rows),
         unconfirmed_years=unconfirmed_years(cal, settings, as_of, calendar_note),
         calendar_dir=str(settings.config_dir / CALENDAR_DIR),
         escalate_after=escalate_after,
-        total=len(rows),
+        total=sum(1 for r in rows if r.state != EXEMPT),  # 免交 is not owed
         evaluation=progress(settings, roster),
     )
 
@@ -144,7 +139,7 @@ def _line(r: StatusRow, roster: Roster, settings: Settings) -> Line:
     if moot(roster, r):
         return Line(r.unit, ITEM_TITLES[r.item], r.person, r.due, STATE_LABELS[r.state], r.late_workdays,
                     note="述职大会日期已在 units.csv 中确定，不再催交")
-    people = owers(roster, r, remind_cadres=False)
+    people = owers(roster, r, remind_cadres=False, hr=hr_person(settings, r.unit))
     leaders = settings.reminders.leaders.get(r.unit, ())
     escalated = 0 < settings.reminders.escalate_after_workdays <= r.late_workdays
     return Line(r.unit, ITEM_TITLES[r.item], r.person, r.due, STATE_LABELS[r.state], r.late_workdays,
@@ -171,37 +166,18 @@ def _arrived(store: Store, rows: list[StatusRow], since: datetime, settings: Set
     return lines
 
 
-def _attention(settings: Settings, roster: Roster, store: Store, rows: list[StatusRow], since: datetime) -> list[str]:
+def _attention(settings: Settings, roster: Roster, store: Store, rows: list[StatusRow]) -> list[str]:
+    """Everything waiting for HR (bot.todo, as the tracker's sheet 待处理 lists it), each with its fix."""
+    from bot.todo import waiting
+
+    adjusted = adjustments.for_status(settings.config_dir, roster, store)
     notes = []
-    for entry in store.log():
-        if entry.received_at <= since:
-            continue
-        notes.extend(_mail_notes(entry, settings))
-    for row in kept_aside(store):
-        kind = OUTGOING_KIND_LABELS.get(row.kind, row.kind)
-        notes.append(f"发给 {', '.join(row.recipients)} 的{kind}未能确认发出：{row.last_error}")
-    undated = [r.unit for r in rows if r.item == TEAM_REPORT and r.due is None]
-    if undated:
-        notes.append(f"述职大会日期未定：{'、'.join(undated)}（请在 units.csv 填写，或等待单位申请）")
-    provisional = sum(1 for r in rows if r.provisional)
-    if provisional:
-        notes.append(f"{provisional} 项截止日期为暂定（涉及节假日安排尚未确认的年份）")
+    for t in waiting(roster, store.log(), rows, kept_aside(store), store.requested_meetings(), adjusted):
+        at = f"{deadlines.local(t.when, settings.season):%m-%d %H:%M} " if t.when else ""
+        notes.append(f"【{t.kind}】{at}{t.about}：{t.what}。处理：{t.fix}")
     if not kickoff_sent(store, settings, roster):
         notes.append("尚有单位未收到启动通知（各单位的日程与空白表格）：可运行 hrbot kickoff 发送")
     return notes
-
-
-def _mail_notes(entry: LogEntry, settings: Settings) -> list[str]:
-    at = deadlines.local(entry.received_at, settings.season)
-    who = entry.from_addr or "（无发件人）"
-    head = f"{at:%m-%d %H:%M} {who}「{entry.subject or '无主题'}」"
-    if entry.outcome in NEEDS_A_LOOK:
-        reason = f"：{entry.reason}" if entry.reason else ""
-        return [f"{head}：{MAIL_OUTCOME_LABELS[entry.outcome]}{reason}"]
-    if entry.outcome == ACCEPTED:
-        return [f"{head} 的附件“{a.filename or '（无名）'}”未能登记：{a.reason}"
-                for a in entry.attachments if a.outcome == REJECTED]
-    return []
 
 
 def compose_summary(settings: Settings, summary: Summary, tracker: Path | None) -> Outgoing:

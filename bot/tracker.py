@@ -19,6 +19,7 @@ from .records import (
     AUTO_REPLY,
     BOUNCE,
     DUPLICATE,
+    EXEMPT,
     IGNORED,
     ITEM_TITLES,
     ITEMS,
@@ -37,6 +38,7 @@ from .records import (
 )
 
 if TYPE_CHECKING:  # XlsxWriter is imported lazily: the idle mail poll must not pay for it
+    from bot.todo import Todo
     from xlsxwriter import Workbook
 
     from .evaluation.progress import UnitProgress
@@ -47,9 +49,10 @@ SHEET_OVERVIEW = "总览"
 SHEET_DETAIL = "明细"
 SHEET_LOG = "邮件日志"
 SHEET_OUTBOX = "发信问题"
+SHEET_TODO = "待处理"
 SHEET_EVALUATION = "测评"
 
-STATE_LABELS = {RECEIVED: "已按时提交", LATE: "迟交", OVERDUE: "逾期未交", PENDING: "待提交"}
+STATE_LABELS = {RECEIVED: "已按时提交", LATE: "迟交", OVERDUE: "逾期未交", PENDING: "待提交", EXEMPT: "免交"}
 MAIL_OUTCOME_LABELS = {
     ACCEPTED: "已登记",
     DUPLICATE: "重复投递",
@@ -115,11 +118,13 @@ def write_tracker(
     roster: Roster,
     season_tz: tzinfo,
     kept_aside: list[OutboxRow] = (),
+    todo: list[Todo] = (),
     evaluation: list[UnitProgress] = (),
 ) -> Path:
     """Write the tracker workbook for `as_of` into `folder`, atomically, and return its path.
 
     kept_aside: the outgoing mail a sender refused for good or whose fate is unknown.
+    todo: what waits for HR, each with its fix (bot.todo).
     evaluation: per unit, the tally sheets in and the meeting's quorum (no ballot figures: the tracker is mailed).
     """
     folder = Path(folder)
@@ -132,6 +137,7 @@ def write_tracker(
         (SHEET_DETAIL, _detail_table(rows, roster, unit_order, season_tz), None),
         (SHEET_LOG, _log_table(log, roster, season_tz), None),
         (SHEET_OUTBOX, _outbox_table(kept_aside, season_tz), None),
+        (SHEET_TODO, _todo_table(todo, season_tz), None),
         (SHEET_EVALUATION, _evaluation_table(rows, evaluation), None),
     )
 
@@ -181,12 +187,12 @@ def _overview_table(rows: list[StatusRow], unit_order: dict[str, int]) -> _Table
                 values.append(None)
                 continue
             unit_count += count
-            values.append(f"{count[RECEIVED] + count[LATE]}/{count.total()}")
+            values.append(f"{count[RECEIVED] + count[LATE]}/{count.total() - count[EXEMPT]}")  # 免交 is not owed
             worst = max(count, key=lambda state: STATE_SEVERITY.get(state, 0))
             if worst in STATE_FILLS:
                 fills[col] = STATE_FILLS[worst]
         first_total = len(values)
-        values += [unit_count.total(), unit_count[RECEIVED], unit_count[OVERDUE],
+        values += [unit_count.total() - unit_count[EXEMPT], unit_count[RECEIVED], unit_count[OVERDUE],
                    unit_count[LATE], unit_count[PENDING]]
         if unit_count[OVERDUE]:
             fills[first_total + 2] = RED
@@ -226,10 +232,19 @@ def _detail_table(
         table.add(
             [row.unit, ITEM_TITLES.get(row.item, row.item), row.person, row.due or "未定",
              STATE_LABELS.get(row.state, row.state), _local(row.received_at, season_tz), late,
-             row.versions, "是" if row.provisional else None, "；".join(row.warnings) or None],
+             row.versions, "是" if row.provisional else None, "；".join(_notes(row)) or None],
             {4: STATE_FILLS[row.state]} if row.state in STATE_FILLS else None,
         )
     return table
+
+
+def _notes(row: StatusRow) -> list[str]:
+    """The row's warnings, and HR's adjustment when one applies."""
+    notes = list(row.warnings)
+    if row.adjustment:
+        note = row.adjustment["note"]
+        notes.append(f"人力资源科调整：{row.adjustment['action']}" + (f"（{note}）" if note else ""))
+    return notes
 
 
 def _log_table(log: list[LogEntry], roster: Roster, season_tz: tzinfo) -> _Table:
@@ -239,7 +254,8 @@ def _log_table(log: list[LogEntry], roster: Roster, season_tz: tzinfo) -> _Table
     )
     names: dict[str, str] = {}
     for person in roster.people:  # the first roster entry wins, as Roster.by_email does
-        names.setdefault(person.email, person.name)
+        for address in person.emails:
+            names.setdefault(address, person.name)
 
     arrivals = [(_local(entry.received_at, season_tz), entry) for entry in log]
     arrivals.sort(key=lambda pair: pair[0])  # stable: the store's order breaks ties
@@ -274,6 +290,14 @@ def _outbox_table(kept_aside: list[OutboxRow], season_tz: tzinfo) -> _Table:
         table.add([_local(row.created_at, season_tz), OUTGOING_KIND_LABELS.get(row.kind, row.kind),
                    ", ".join(row.recipients), OUTBOX_STATE_LABELS.get(row.state, row.state),
                    row.last_error or None, row.attempts], {3: RED})
+    return table
+
+
+def _todo_table(todo: list[Todo], season_tz: tzinfo) -> _Table:
+    """What needs a person, each with the exact fix (the adjustments row to add, or the command to run)."""
+    table = _Table(["类别", "收到时间", "涉及", "情况", "处理方法"], [TEXT, DATETIME, TEXT, TEXT, TEXT])
+    for t in todo:
+        table.add([t.kind, _local(t.when, season_tz), t.about, t.what, t.fix], {0: AMBER})
     return table
 
 

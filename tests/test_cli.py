@@ -77,7 +77,7 @@ def test_status_and_log_json_shapes(settings, capsys):
     row = next(r for r in rows if r["person"] == "王珺" and r["item"] == "personal_report")
     assert row == {"unit": "合成车间", "item": "personal_report", "person": "王珺", "due": "2026-12-07",
                    "provisional": False, "state": "received", "received_at": "2026-12-04T16:00:00+08:00",
-                   "late_workdays": 0, "versions": 1, "warnings": []}
+                   "late_workdays": 0, "versions": 1, "warnings": [], "adjustment": None}
     assert main(["--config", cfg, "log", "--json"]) == 0
     [entry] = json.loads(capsys.readouterr().out)
     assert entry == {"message_id": "<a@b.example>", "from": "lijianguo@tengfei.example",
@@ -101,7 +101,7 @@ def test_demo_runs_quickly_and_its_tracker_opens(tmp_path):
     tracker = next((tmp_path / "demo" / "config" / "tracker").glob("*.xlsx"))
     assert str(tracker) in result.stdout
     book = load_workbook(tracker)
-    assert book.sheetnames == ["总览", "明细", "邮件日志", "发信问题", "测评"]
+    assert book.sheetnames == ["总览", "明细", "邮件日志", "发信问题", "待处理", "测评"]
     # Two units' tallies came in by mail; one meeting missed its quorum; the results are where the demo says.
     results = next((tmp_path / "demo" / "config" / "data" / "results").glob("*.xlsx"))
     assert str(results) in result.stdout and stat.S_IMODE(results.stat().st_mode) == 0o600
@@ -109,6 +109,8 @@ def test_demo_runs_quickly_and_its_tracker_opens(tmp_path):
     quorum = {u["unit"]: u["quorum_met"] for u in figures["units"]}
     assert quorum == {"合成车间": True, "聚合车间": False, "生产技术科": None, "设备动力科": None}
     assert any(c["composite"] is not None and c["rank_in_system"] == 1 for c in figures["cadres"])
+    held = next(row for row in book["待处理"].iter_rows(values_only=True) if row[2] == "zhang.san@example.net")
+    assert "末尾加上 ;zhang.san@example.net" in held[4] and "待处理" in result.stdout
     log = json.loads(run("--config", tmp_path / "demo" / "config", "log", "--json").stdout)
     outcomes = {e["outcome"] for e in log}
     assert {"accepted", "duplicate", "auto_reply", "bounce", "unknown_sender", "no_documents"} <= outcomes

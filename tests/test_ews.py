@@ -380,3 +380,13 @@ def test_submission_polled_confirmed_and_sent_through_exchange_once(config_dir, 
     assert reply["To"] == HEAD[0] and reply["Auto-Submitted"] == "auto-replied"
     assert sent.disposition == "SendOnly"
     assert fake.unexpected == []
+
+
+def test_fetch_again_reads_a_recorded_item_by_its_key_or_says_it_is_gone(exchange, store):
+    ids = [exchange.deliver(raw_mail(n, s), T0 + timedelta(minutes=n)) for n, s in enumerate(SUBJECTS[:2])]
+    src = source(exchange)
+    poll(src, store)
+    again = src.fetch_again(f"ews:{ids[1]}")
+    assert again.data == raw_mail(1, SUBJECTS[1]) and again.received_at == T0 + timedelta(minutes=1)
+    exchange.vanish(ids[0])
+    assert src.fetch_again(f"ews:{ids[0]}") is None

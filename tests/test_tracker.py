@@ -113,7 +113,7 @@ def test_tracker_file_named_by_as_of_date(tmp_path, rows, log, roster):
 
 
 def test_tracker_sheets_in_order(book):
-    assert book.sheetnames == ["总览", "明细", "邮件日志", "发信问题", "测评"]
+    assert book.sheetnames == ["总览", "明细", "邮件日志", "发信问题", "待处理", "测评"]
 
 
 def test_tracker_headers(book):

@@ -25,9 +25,9 @@ _BOUNCE_SUBJECT = re.compile(
 def duplicate(job: Job, ctx: Context) -> None:
     """Delivered before: the same Message-ID with the same content (contract: Identity and duplicates)."""
     mail = job.mail
-    if ctx.store.is_duplicate(mail.message_id, mail.content_hash):
+    if ctx.store.is_duplicate(mail.message_id, mail.content_hash, excluding=job.again):
         raise Stop(DUPLICATE, "此前已收到同一封邮件")
-    if ctx.store.message_id_reused(mail.message_id):
+    if ctx.store.message_id_reused(mail.message_id, excluding=job.again):
         job.entry.reason = "Message-ID 与此前另一封内容不同的邮件相同，按新邮件处理"
 
 

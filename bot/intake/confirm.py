@@ -17,23 +17,29 @@ TEMPLATE = "confirmation.txt.j2"
 
 
 def confirmation(job: Job, ctx: Context) -> None:
-    """One confirmation per accepted message, to the sender's roster address only."""
+    """One confirmation per accepted message, to the sender's roster address only.
+
+    A new mail whose files were all received before is answered too, saying so (nothing changes).
+    """
     settings, sender = ctx.settings, job.sender
-    if sender is None or not job.documents:
+    already = _already(job, ctx)
+    if sender is None or not (job.documents or already):
         return
+    # The address the submission came from (one of the sender's roster addresses, as checks.sender found it).
+    address = job.mail.from_addr if job.mail.from_addr in sender.emails else sender.email
     arrived = deadlines.local(job.raw.received_at, settings.season)
     day_start = arrived.replace(hour=0, minute=0, second=0, microsecond=0)
-    answered = ctx.store.replies_for_arrivals(sender.email, day_start, day_start + timedelta(days=1))
+    answered = ctx.store.replies_for_arrivals(address, day_start, day_start + timedelta(days=1))
     if answered >= settings.sending.max_replies_per_sender_per_day:
         # A loop with a misbehaving client would otherwise mail this person all day.
-        log.warning("confirm: %s already answered %d times today, no confirmation", sender.email, answered)
+        log.warning("confirm: %s already answered %d times today, no confirmation", address, answered)
         return
     subject, text = render(
         settings, TEMPLATE, sender=sender, subject=job.mail.subject or "(无主题)", received_at=arrived,
-        items=_items(job, ctx, arrived), problems=_problems(job),
+        items=_items(job, ctx, arrived), problems=_problems(job), already=already,
     )
     job.outgoing.append(compose(
-        settings, "confirmation", [sender.email], subject, text,
+        settings, "confirmation", [address], subject, text,
         in_reply_to=job.mail.message_id, references=job.mail.references,
     ))
 
@@ -46,6 +52,8 @@ def _items(job: Job, ctx: Context, arrived) -> list[dict]:
     for document, _ in job.documents:
         meeting = deadlines.unit_meeting(ctx.roster.units[document.unit], requested)
         due, provisional = deadlines.due_date(season, cal, document.item, meeting)
+        applying = [a for a in ctx.adjustments if a.covers(document.unit, document.item, document.person)]
+        due, provisional = deadlines.adjusted_due(due, provisional, applying)
         earlier = ctx.store.arrival_times(document.unit, document.item, document.person)
         # The first arrival decides on-time or late; a later version keeps that state.
         first = deadlines.local(earlier[0], season).date() if earlier else arrived.date()
@@ -60,5 +68,16 @@ def _items(job: Job, ctx: Context, arrived) -> list[dict]:
 
 
 def _problems(job: Job) -> list[dict]:
-    return [{"filename": a.filename, "reason": a.reason} for a in job.entry.attachments
-            if a.outcome in (REJECTED, DUPLICATE)]
+    return [{"filename": a.filename, "reason": a.reason} for a in job.entry.attachments if a.outcome == REJECTED]
+
+
+def _already(job: Job, ctx: Context) -> list[dict]:
+    """The files of this mail recorded before with the same bytes, and when they first came."""
+    found = []
+    for a in job.entry.attachments:
+        if a.outcome != DUPLICATE or a.sha256 is None:
+            continue
+        first = ctx.store.first_received(a.sha256)
+        found.append({"filename": a.filename, "title": ITEM_TITLES.get(a.item, ""), "person": a.person,
+                      "first": deadlines.local(first, ctx.settings.season) if first else None})
+    return found

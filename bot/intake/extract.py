@@ -52,7 +52,9 @@ def documents(job: Job, ctx: Context) -> None:
     if rejected:
         raise Stop(REJECTED, "；".join(f"{a.filename or '附件'}：{a.reason}" for a in rejected))
     if duplicates:
-        raise Stop(DUPLICATE, "附件此前均已收到")
+        # No Stop: a new mail that sends a file again is answered that it was already received (confirm).
+        job.entry.outcome, job.entry.reason = DUPLICATE, "附件此前均已收到"
+        return
     raise Stop(NO_DOCUMENTS, "未识别到考核材料")
 
 

@@ -27,6 +27,7 @@ class Context:
     roster: Roster
     store: Store
     calendar: WorkCalendar
+    adjustments: tuple = ()  # HR's adjustments (bot.adjustments), for the due dates a confirmation names
 
 
 @dataclass
@@ -39,5 +40,6 @@ class Job:
     sender: Person | None = None
     documents: list[tuple[Document, AttachmentLog | None]] = field(default_factory=list)
     outgoing: list[Outgoing] = field(default_factory=list)
+    again: int | None = None  # the store's row of a message examined again (bot.reprocess)
 
 

@@ -10,6 +10,7 @@ import hashlib
 import logging
 import os
 from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
 
 from bot.crashpoints import crash_point, sweep_stale_temp_files, temp_name
@@ -17,7 +18,17 @@ from bot.intake import checks, confirm, extract, limits, triage
 from bot.intake.decode import decode, decode_head
 from bot.intake.charsets import decode_raw
 from bot.intake.job import Context, Job, Stop
-from bot.records import ACCEPTED, IGNORED, REJECTED, AttachmentLog, LogEntry, Mail, RawMessage, Recorded
+from bot.records import (
+    ACCEPTED,
+    IGNORED,
+    REJECTED,
+    AttachmentLog,
+    LogEntry,
+    Mail,
+    RawMessage,
+    Recorded,
+    StoredMessage,
+)
 from bot.settings import Limits
 
 log = logging.getLogger(__name__)
@@ -37,12 +48,16 @@ HANDLERS = (
 )
 
 
-def process(raw: RawMessage, ctx: Context) -> LogEntry | None:
-    """Take one delivery through the handlers and record it; None if it was recorded before."""
+def process(raw: RawMessage, ctx: Context, again: StoredMessage | None = None) -> LogEntry | None:
+    """Take one delivery through the handlers and record it; None if it was recorded before.
+
+    again: the stored message this delivery is, examined again (bot.reprocess); its entry is then
+    updated in place, keeping its arrival time.
+    """
     mail = _decode(raw, ctx.settings.limits)
     entry = LogEntry(message_id=mail.message_id, from_addr=mail.from_addr, received_at=raw.received_at,
                      outcome=ACCEPTED, subject=mail.subject)
-    job = Job(raw=raw, mail=mail, entry=entry)
+    job = Job(raw=raw, mail=mail, entry=entry, again=again.id if again is not None else None)
     quarantined_as = None
     try:
         for handler in HANDLERS:
@@ -60,15 +75,26 @@ def process(raw: RawMessage, ctx: Context) -> LogEntry | None:
         entry.attachments = entry.attachments or structure_only(mail, entry.outcome)
     _make_storable(entry)
     crash_point("before_record")
-    recorded = ctx.store.record(Recorded(raw=raw, entry=entry, content_hash=mail.content_hash,
-                                         documents=job.documents, outgoing=job.outgoing,
-                                         quarantined_as=quarantined_as))
+    rec = Recorded(raw=raw, entry=entry, content_hash=mail.content_hash, documents=job.documents,
+                   outgoing=job.outgoing, quarantined_as=quarantined_as)
+    if again is not None:
+        now = datetime.now(timezone.utc)
+        entry.reason = "；".join(filter(None, [entry.reason, f"重新处理于 {again_stamp(now, ctx)}"]))
+        entry.reprocessed_at = now
+        ctx.store.update(again.id, rec, now)
+        return entry
+    recorded = ctx.store.record(rec)
     if recorded is None:
         return None
     crash_point("after_record")
     log.info("intake: %s from %s -> %s%s", mail.message_id, mail.from_addr, entry.outcome,
              f" ({entry.reason})" if entry.reason else "")
     return entry
+
+
+def again_stamp(moment: datetime, ctx: Context) -> str:
+    """When a message was examined again, as its log entry's note says it (the season's zone)."""
+    return f"{moment.astimezone(ctx.settings.season.timezone):%Y-%m-%d %H:%M}"
 
 
 def _decode(raw: RawMessage, caps: Limits) -> Mail:

@@ -185,6 +185,19 @@ class EwsSource:
                 break
             state = new_state
 
+    def fetch_again(self, source_key: str) -> RawMessage | None:
+        """The item the store knows as "ews:<item id>", as MIME; None when Exchange no longer has it."""
+        if self.account is None:
+            self.open()
+        with self._errors():
+            [got] = list(self.account.fetch(ids=[(source_key.removeprefix("ews:"), None)], folder=self.folder,
+                                            only_fields=["mime_content", "datetime_received"]))
+        if isinstance(got, UNREADABLE_ITEM) or (not isinstance(got, Exception) and not got.mime_content):
+            return None
+        if isinstance(got, Exception):
+            raise MailboxError(explain(got, self.mailbox, self.address)) from got
+        return RawMessage(source_key=source_key, data=got.mime_content, received_at=_arrival(got))
+
     def message_count(self) -> int | None:
         """How many messages the folder holds, as Exchange counted them at open() (for `hrbot check`)."""
         return self.folder.total_count if self.folder is not None else None

@@ -29,6 +29,8 @@ from bot.sources.imap_fetch import (
     HEADER_BATCH,
     Fetched,
     Meta,
+    fetch_bodies,
+    fetch_meta,
     fetch_meta_from,
     read_header_first,
     read_whole,
@@ -122,6 +124,28 @@ class ImapSource:
         # recorded, vanished): move the checkpoint past the skipped ones so the next poll stays cheap.
         if upto > last_yielded and _checkpoint(store.get_state(self.state_key)) != (validity, upto):
             store.set_state(self.state_key, f"{validity}:{upto}")
+
+    def fetch_again(self, source_key: str) -> RawMessage | None:
+        """The message the store knows as "imap:<folder>:<uidvalidity>:<uid>", whole (read with PEEK).
+
+        None when it is gone: expunged or moved away, another folder now, or the folder's UIDVALIDITY
+        changed (its UIDs then name other messages).
+        """
+        from bot.records import RawMessage
+
+        folder, validity, uid = source_key.removeprefix("imap:").rsplit(":", 2)
+        if folder != self.folder:
+            return None
+        with self._errors(self.folder):
+            if self._validity is None:  # selected once for a run of messages examined again
+                self._select()
+            if str(self._validity) != validity:
+                return None
+            metas = [m for m in fetch_meta(self._require(), uid) if m.uid == int(uid)]
+            bodies = fetch_bodies(self._client, metas, [int(uid)]) if metas else {}
+        if int(uid) not in bodies:
+            return None
+        return RawMessage(source_key=source_key, data=bodies[int(uid)], received_at=metas[0].received_at)
 
     def done(self, raw: RawMessage) -> None:
         """Move the recorded message to `move_to`, when configured; otherwise leave it untouched."""

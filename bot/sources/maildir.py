@@ -50,6 +50,22 @@ class MaildirSource:
                 continue
             yield RawMessage(source_key=key, data=data, received_at=received_at)
 
+    def fetch_again(self, source_key: str) -> RawMessage | None:
+        """The delivery the store knows as source_key ("maildir:<name>"), whole; None if it is gone."""
+        name = source_key.removeprefix("maildir:")
+        for sub in ("new", "cur"):
+            folder = self.path / sub
+            if not folder.is_dir():
+                continue
+            for entry in os.scandir(folder):
+                if entry.is_file() and not entry.name.startswith(".") and _unique_name(entry.name) == name:
+                    try:
+                        data = Path(entry.path).read_bytes()
+                    except FileNotFoundError:
+                        continue  # moved from new/ to cur/ meanwhile: found there
+                    return RawMessage(source_key=source_key, data=data, received_at=_arrival(entry))
+        return None
+
     def done(self, raw: RawMessage) -> None:
         pass
 

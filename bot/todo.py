@@ -1,0 +1,102 @@
+"""What waits for HR (the tracker's sheet 待处理, the daily summary): each thing, what happened, and the exact fix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.adjustments import ASSIGN, Adjustment, unknown_messages
+from bot.records import (
+    ITEM_TITLES,
+    NO_DOCUMENTS,
+    REJECTED,
+    UNKNOWN_SENDER,
+    LogEntry,
+    OutboxRow,
+    Roster,
+    StatusRow,
+)
+from bot.reprocess import RETRYABLE_REJECTIONS
+from bot.roster import ADJUSTMENTS_FILE, PEOPLE_FILE, gaps
+
+HELD_MAIL, HELD_FILE, REFUSED, GONE, ROSTER, SENDING, DEADLINE, ADJUSTMENT = (
+    "待确认的邮件", "待确认归属的文件", "已拒收的邮件", "邮箱中已找不到", "名单缺项", "发出的邮件", "截止日期暂定", "调整表")
+
+
+@dataclass(frozen=True)
+class Todo:
+    """One thing that needs a person."""
+
+    kind: str  # one of the labels above
+    when: datetime | None  # when the mail came (local), None for standing facts
+    about: str  # sender, unit or recipient
+    what: str  # what happened, in HR's words
+    fix: str  # the adjustments row to add, or the command to run
+
+
+def waiting(roster: Roster, log: list[LogEntry], rows: list[StatusRow], kept_aside: list[OutboxRow],
+            requested_meetings: dict, adjustments: list[Adjustment] = ()) -> list[Todo]:
+    """Everything waiting for HR, mail first (in arrival order), then the roster, sending and deadlines.
+
+    adjustments: as bot.adjustments.for_status gives them; a message HR attributed (归属) waits no more.
+    """
+    assigned = {a.message_id for a in adjustments if a.action == ASSIGN and a.arrived is not None}
+    todo: list[Todo] = []
+    for entry in log:
+        if entry.message_id not in assigned:
+            todo.extend(_mail(entry, roster))
+    for unit, what, fix in gaps(roster, requested_meetings):
+        todo.append(Todo(ROSTER, None, unit, what, fix))
+    for row in kept_aside:
+        state = "发送失败（服务器拒收）" if row.state == "failed" else "发送中断，结果不明"
+        fix = ("核实对方未收到后运行 hrbot send --retry-uncertain" if row.state == "uncertain"
+               else "核对收件人地址（people.csv）后，在 Excel 追踪表中确认并另行联系")
+        todo.append(Todo(SENDING, None, ", ".join(row.recipients), f"{state}：{row.last_error}", fix))
+    provisional = sorted({r.due.year for r in rows if r.provisional and r.due})
+    for year in provisional:
+        count = sum(1 for r in rows if r.provisional and r.due and r.due.year == year)
+        todo.append(Todo(DEADLINE, None, f"{year} 年", f"{count} 项截止日期为暂定（该年节假日安排未录入）",
+                         f"国务院公布放假安排后，在配置文件夹的 calendar/ 中新建 {year}.toml"))
+    for a in unknown_messages(adjustments):
+        todo.append(Todo(ADJUSTMENT, None, a.unit, f"{ADJUSTMENTS_FILE} 第 {a.row} 行：没有收到过 {a.message_id}，未生效",
+                         "用 hrbot log 查到正确的 Message-ID 后改正该行"))
+    return todo
+
+
+def _mail(entry: LogEntry, roster: Roster) -> list[Todo]:
+    who = entry.from_addr or "（无发件人）"
+    subject = f"「{entry.subject or '无主题'}」"
+    mid = entry.message_id or "（无 Message-ID）"
+    files = [a.filename for a in entry.attachments if a.filename]
+    if entry.gone:
+        return [Todo(GONE, entry.received_at, who, f"{subject}：要重新处理时，邮箱中已找不到此邮件",
+                     "在邮箱（含已删除邮件）中找到后转发到本邮箱；或按纸质收件在 "
+                     f"{ADJUSTMENTS_FILE} 添加：单位,材料,人员,已收到,收到日期,说明")]
+    if entry.outcome == UNKNOWN_SENDER and files:
+        return [Todo(HELD_MAIL, entry.received_at, who,
+                     f"{subject}：发件人不在名单中，附件 {'、'.join(files)} 未登记",
+                     f"如是名单中某人的地址：在 {PEOPLE_FILE} 此人的“邮箱”格末尾加上 ;{who}，保存后下次收取自动重新处理"
+                     f"（或运行 hrbot reprocess --message {mid}）")]
+    held = [a for a in entry.attachments if a.held]
+    if held:
+        return [Todo(HELD_FILE, entry.received_at, _name(who, roster),
+                     f"{subject}中的“{a.filename or '附件'}”：{a.reason}",
+                     f"在 {ADJUSTMENTS_FILE} 添加一行：{a.unit or '单位'},{ITEM_TITLES.get(a.item, '材料')},"
+                     f"{a.person or '人员'},归属,,{mid}（或 hrbot adjust assign --message '{mid}' …）")
+                for a in held]
+    if entry.outcome == NO_DOCUMENTS:
+        return [Todo(HELD_MAIL, entry.received_at, _name(who, roster), f"{subject}：未识别到考核材料",
+                     "阅读邮件后直接回复发件人；如材料已线下交来，在 "
+                     f"{ADJUSTMENTS_FILE} 添加：单位,材料,人员,已收到,收到日期,说明")]
+    if entry.outcome == REJECTED:
+        if entry.reason.startswith(RETRYABLE_REJECTIONS):
+            fix = f"运行 hrbot reprocess --message {mid}"
+        else:
+            fix = "请发件人处理后重新发送（如改用 .docx、解除加密、分开发送），或由本人从名单地址发送"
+        return [Todo(REFUSED, entry.received_at, _name(who, roster), f"{subject}：{entry.reason}", fix)]
+    return []
+
+
+def _name(address: str, roster: Roster) -> str:
+    person = roster.by_email(address)
+    return f"{person.unit} {person.name} <{address}>" if person else address
