@@ -132,6 +132,7 @@ class ServiceOptions(NamedTuple):
     log_file: Path | None = None
     log_max_mb: int = 5
     log_backups: int = 5
+    lock_wait_seconds: float = 30.0  # how long a command waits for another hrbot writing the same data
 
 
 class Settings(NamedTuple):
@@ -396,8 +397,11 @@ class _Reader:
             if numbers[key] < 1:
                 self.fail(s, key, f"应是正整数，而不是“{numbers[key]}”")
         log_file = self.get(t, s, "log_file", str, "")
+        wait = float(self.get(t, s, "lock_wait_seconds", float, 30.0))
+        if wait < 0:
+            self.fail(s, "lock_wait_seconds", "不能为负数")
         return ServiceOptions(log_file=(self.config_dir / log_file).resolve() if log_file.strip() else None,
-                              **numbers)
+                              lock_wait_seconds=wait, **numbers)
 
     def limits(self, t: dict) -> Limits:
         values = {}
