@@ -309,7 +309,7 @@ def cmd_send(args) -> int:
             print(f"重新排队 {retry_uncertain(store)} 封")
     report = deliver(settings)
     print(report.summary())
-    return 1 if report.failed else 0
+    return 0 if report.settled() else 1  # cron and scripts see when mail still waits
 
 
 def cmd_check(args) -> int:
