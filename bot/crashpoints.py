@@ -8,6 +8,7 @@ it: no finally blocks, no atexit, no flush.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import re
@@ -45,16 +46,19 @@ def write_atomically(path: Path, data: bytes | Callable[[BinaryIO], None], mode:
     crash point between the write and the rename (tests).
     """
     path = Path(path)
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        # Made in memory first: a library writing a zip (docx, xlsx) that meets a full disk halfway
+        # would leave its own object broken and complain at exit, past our one-line error.
+        buffer = io.BytesIO()
+        data(buffer)
+        data = buffer.getvalue()
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as handle:
             if mode != 0o600:  # mkstemp makes it 0600
-                os.fchmod(handle.fileno(), mode) if hasattr(os, "fchmod") else os.chmod(tmp, mode)
-            if isinstance(data, (bytes, bytearray, memoryview)):
-                handle.write(data)
-            else:
-                data(handle)
+                os.chmod(tmp, mode)
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         if crash_at:
