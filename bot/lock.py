@@ -63,7 +63,8 @@ class WriterLock:
             time.sleep(RETRY_SECONDS)
         try:
             # A file of its own, written only by the holder: a waiting process reads it for its message.
-            (self.folder / PID_FILE).write_text(f"{os.getpid()}\n", encoding="ascii")
+            with open(os.open(self.folder / PID_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+                f.write(f"{os.getpid()}\n")
         except OSError:
             pass  # only the waiting process's message loses the PID
         with _guard:

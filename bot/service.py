@@ -271,8 +271,9 @@ def _guarded(target: Callable[[], None]) -> Callable[[], None]:
     def run() -> None:
         try:
             target()
-        except Exception:  # the poller's own bug must not go unseen in a thread
-            log.exception("the poll thread stopped on an unexpected error")
+        except Exception as error:  # the poller's own bug must not go unseen in a thread
+            log.error("the poll thread stopped on an unexpected error: %s: %s", type(error).__name__, error,
+                      exc_info=log.isEnabledFor(logging.DEBUG))
 
     return run
 

@@ -22,7 +22,7 @@ STORE_FILE = "hrbot.sqlite3"
 # changed by something else (a copy, a restore, a damaged disk) and is checked before use; an
 # unchanged one is not, so the idle poll stays cheap.
 SEEN_FILE = STORE_FILE + ".seen"
-RESTORE_HINT = "请停止 hrbot，按 README“从备份恢复数据库”一节用最近的备份恢复后再运行"
+RESTORE_HINT = "请停止 hrbot，用最近的备份（在 data/backups/ 中）恢复后再运行，步骤见 README 的“Restoring a backup”"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -153,7 +153,8 @@ class Store:
         stamp = _stamp(path)
         if stamp != self._seen and stamp is not None:
             try:
-                (self.data_dir / SEEN_FILE).write_text(stamp, encoding="ascii")
+                with open(os.open(self.data_dir / SEEN_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+                    f.write(stamp)
             except OSError:
                 pass  # without the note the next open checks the store: slower, never wrong
 

@@ -50,7 +50,7 @@ def test_store_damaged_is_refused_by_poll_and_check_naming_the_file(polled):
         assert done.returncode == 1, (command, done.stdout, done.stderr)
         said = done.stderr + (done.stdout if command == ["check"] else "")
         line = next(line for line in said.splitlines() if "已损坏" in line)
-        assert str(store_file) in line and "备份恢复" in line
+        assert str(store_file) in line and "Restoring a backup" in line
         if command != ["check"]:
             assert done.stderr.count("\n") == 1, done.stderr
     assert "✗ 数据库" in hrbot(polled.config_dir, "check").stdout
