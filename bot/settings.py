@@ -177,19 +177,25 @@ def load(config_dir: Path | str) -> Settings:
 LOOSE_KEYS = {"security": ("require_authentication",)}
 
 
-def known_names() -> dict[str, dict[str, bool]]:
-    """Every section settings.toml may have -> its keys -> whether the key is a table of free names.
-
-    Derived from the definitions above: each field of Settings whose type is a section class is a
-    section of that name, and the class's fields are its keys; a field whose default is a mapping
-    (e.g. [reminders.leaders]) is a table whose names HR chooses.
-    """
+def section_classes() -> dict[str, type]:
+    """Each [section] of settings.toml -> the class holding it: the fields of Settings typed with one."""
     sections = {}
     for field, annotation in Settings.__annotations__.items():
         name = getattr(annotation, "__forward_arg__", annotation)  # NamedTuple keeps them as ForwardRef
         kind = globals().get(name)  # "Season" -> Season; "Path", "bool" are no section
         if isinstance(kind, type) and issubclass(kind, tuple) and hasattr(kind, "_fields"):
-            sections[field] = {key: isinstance(kind._field_defaults.get(key), Mapping) for key in kind._fields}
+            sections[field] = kind
+    return sections
+
+
+def known_names() -> dict[str, dict[str, bool]]:
+    """Every section settings.toml may have -> its keys -> whether the key is a table of free names.
+
+    Derived from the definitions above (section_classes): a section's keys are its class's fields;
+    a field whose default is a mapping (e.g. [reminders.leaders]) is a table whose names HR chooses.
+    """
+    sections = {name: {key: isinstance(kind._field_defaults.get(key), Mapping) for key in kind._fields}
+                for name, kind in section_classes().items()}
     for section, keys in LOOSE_KEYS.items():
         sections.setdefault(section, {}).update(dict.fromkeys(keys, False))
     return sections
@@ -215,6 +221,7 @@ class _Reader:
         self.file = file
         self.lines = text.splitlines()
         self.config_dir = config_dir
+        self.defaults = {name: kind._field_defaults for name, kind in section_classes().items()}
 
     def fail(self, section: str, key: str, problem: str):
         raise ConfigError(self.file, f"[{section}] {key}: {problem}", self._line_of(section, key))
@@ -274,7 +281,11 @@ class _Reader:
         return value
 
     def get(self, table: dict, section: str, key: str, kind, default=..., choices=None):
+        """The value of `key`, checked; when absent, `default`, else the section class's own default
+        (written once, in the class, where the file writes a value the same way), else an error."""
         if key not in table:
+            if default is ...:
+                default = self.defaults.get(section, {}).get(key, ...)
             if default is ...:
                 raise ConfigError(self.file, f"[{section}] 缺少 {key}")
             return default
@@ -450,11 +461,11 @@ class _Reader:
         s = "service"
         numbers = {}
         for key in ("log_max_mb", "log_backups"):
-            numbers[key] = self.get(t, s, key, int, 5)
+            numbers[key] = self.get(t, s, key, int)
             if numbers[key] < 1:
                 self.fail(s, key, f"应是正整数，而不是“{numbers[key]}”")
         log_file = self.get(t, s, "log_file", str, "")
-        wait = float(self.get(t, s, "lock_wait_seconds", float, 30.0))
+        wait = float(self.get(t, s, "lock_wait_seconds", float))
         if wait < 0:
             self.fail(s, "lock_wait_seconds", "不能为负数")
         return ServiceOptions(log_file=(self.config_dir / log_file).resolve() if log_file.strip() else None,

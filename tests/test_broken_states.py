@@ -92,7 +92,8 @@ def test_broken_full_disk_every_command_says_one_line_and_the_mail_waits(on_tmpf
     inbox = settings.mailbox.path
     held = inbox.parent / "held"
     shutil.move(inbox, held)
-    (inbox / "new").mkdir(parents=True), (inbox / "cur").mkdir()
+    for sub in ("new", "cur"):
+        (inbox / sub).mkdir(parents=True)
     assert hrbot(settings.config_dir, "poll --once", mount).returncode == 0  # the store exists, empty
     shutil.rmtree(inbox)
     shutil.move(held, inbox)
