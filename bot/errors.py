@@ -3,9 +3,10 @@
 import errno
 import sqlite3
 
-# What these errnos say is wrong is the machine (space, rights, the disk), never the input.
+# What these errnos say is wrong is the machine (space, rights, the disk), never the input. Running
+# out of memory is left out: a mail can cause that itself, and it must not stop the mailbox for good.
 _ENVIRONMENT_ERRNOS = {getattr(errno, name) for name in
-                       ("ENOSPC", "EDQUOT", "EROFS", "EACCES", "EPERM", "EIO", "EMFILE", "ENFILE", "ENOMEM")
+                       ("ENOSPC", "EDQUOT", "EROFS", "EACCES", "EPERM", "EIO", "EMFILE", "ENFILE")
                        if hasattr(errno, name)}
 
 
@@ -63,6 +64,6 @@ def save_failed(path, error: OSError) -> StoreError:
 def environmental(error: BaseException) -> bool:
     """True for a failure of the machine or the store (a full disk, a refused permission, a damaged
     SQLite file): no verdict on the message being processed may follow from it."""
-    if isinstance(error, (StoreError, MemoryError, sqlite3.Error)):
+    if isinstance(error, (StoreError, sqlite3.Error)):
         return True
     return isinstance(error, OSError) and error.errno in _ENVIRONMENT_ERRNOS

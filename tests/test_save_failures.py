@@ -126,3 +126,21 @@ def test_send_says_how_many_wait_and_until_when_and_exits_1_until_nothing_waits(
         report = deliver(load(demo_season.config_dir), now=datetime.now(timezone.utc) + timedelta(hours=1))
         assert len(report.sent) == 13 and report.settled()
         assert report.summary() == "已发送 13 封"
+
+
+def test_save_environmental_errors_are_the_machines_not_the_mails():
+    import sqlite3
+
+    from bot.errors import environmental
+    from bot.store import StoreDamaged
+    from parsers.errors import UnreadableDocument
+
+    assert environmental(OSError(errno.ENOSPC, "No space left on device"))
+    assert environmental(PermissionError(errno.EACCES, "Permission denied"))
+    assert environmental(sqlite3.OperationalError("database or disk is full"))
+    assert environmental(StoreDamaged(Path("hrbot.sqlite3"), "malformed"))
+    # What a mail can cause itself stays the mail's verdict.
+    assert not environmental(MemoryError())
+    assert not environmental(OSError("cannot identify image file"))  # no errno: a library's word on bad bytes
+    assert not environmental(UnreadableDocument("不是有效的 .docx"))
+    assert not environmental(ValueError("bad"))
