@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import Iterator
 
 from bot import adjustments
-from bot.errors import HrbotError
+from bot.errors import HrbotError, StoreError
 from bot.roster import gaps, load_roster
 from bot.settings import Settings
-from bot.store import Store
+from bot.store import STORE_FILE, Store
 from bot.workdays import WorkCalendar
 
 Line = tuple[str, bool]  # what was checked, and whether it is fine
@@ -28,6 +28,7 @@ def check(settings: Settings) -> Iterator[Line]:
     if adjusted:
         yield f"调整表：{len(adjusted)} 行无误", True
     yield from _calendar(settings)
+    yield _store(settings)
     yield from _mailbox(settings)
     yield from _sender(settings)
 
@@ -41,6 +42,19 @@ def _calendar(settings: Settings) -> Iterator[Line]:
         else:
             yield (f"{y} 年工作日安排：未知，涉及该年的日期为暂定；国务院公布放假安排后请添加 "
                    f"calendar/{y}.toml（见 config/calendar/README.md）"), y > settings.season.final_due.year
+
+
+def _store(settings: Settings) -> Line:
+    """Always checked here (PRAGMA quick_check), whatever the note of its last change says."""
+    path = settings.paths.data / STORE_FILE
+    if not path.exists():
+        return f"数据库 {path}：尚未建立（首次收取时建立）", True
+    try:
+        with Store.open(settings.paths.data, verify=True):
+            pass
+    except StoreError as error:
+        return str(error), False
+    return f"数据库 {path}：完好（quick_check 通过）", True
 
 
 def _mailbox(settings: Settings) -> Iterator[Line]:

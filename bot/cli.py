@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sqlite3
 import sys
+from contextlib import nullcontext
 from datetime import date, datetime
 from pathlib import Path
 
@@ -31,7 +33,15 @@ EXAMPLES = {
     "ballots": "hrbot ballots --dir ./测评票",
     "tally-sheets": "hrbot tally-sheets --dir ./统计表",
     "results": "hrbot results --json",
+    "backup": "hrbot backup --to /mnt/usb/hrbot-2026-12-08.sqlite3",
 }
+
+# The commands that write the store, the outbox or the data folder. Each holds the data folder's
+# writer lock (bot.lock) for as long as it runs: a second one waits up to [service]
+# lock_wait_seconds, then exits 1 naming the holder. A new writing command opts in by adding its
+# name here; with --dry-run a command writes nothing and takes no lock. Read-only commands
+# (status, log, tracker, check, calendar, forms, backup) never wait.
+WRITERS = {"poll", "send", "remind", "kickoff", "run", "reprocess", "adjust"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
             setattr(args, name, default)
     _logging(args)
     try:
-        return args.handler(args) or 0
+        with _writer_lock(args):
+            return args.handler(args) or 0
     except HrbotError as error:
         if args.debug:
             log.exception("failed")
@@ -56,11 +67,27 @@ def main(argv: list[str] | None = None) -> int:
         # The reader (head, less) went away: not a failure; keep Python from complaining at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except (OSError, sqlite3.Error) as error:  # the machine's failure, said in one line
+        if args.debug:
+            raise
+        print(f"hrbot: {_environment_line(args, error)}", file=sys.stderr)
+        return 1
     except Exception as error:  # one plain line, the traceback only when asked for
         if args.debug:
             raise
         print(f"hrbot: 意外错误：{type(error).__name__}: {error}（加 --debug 查看详情）", file=sys.stderr)
         return 1
+
+
+def _environment_line(args, error: Exception) -> str:
+    if isinstance(error, sqlite3.Error):
+        from bot.store import STORE_FILE, store_error
+
+        settings = getattr(args, "loaded_settings", None)
+        path = settings.paths.data / STORE_FILE if settings else STORE_FILE
+        return str(store_error(path, error))
+    where = f"{error.filename}：" if getattr(error, "filename", None) else ""
+    return f"{where}{error.strerror or error}（请检查磁盘空间与文件夹权限）"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -150,6 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("results", cmd_results, "quorum, ballot shares and scores, the composite and the ranking")
     p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = command("backup", cmd_backup, "check the store and write a consistent copy of it")
+    p.add_argument("--to", type=Path, default=None,
+                   help="the copy's file (default: data/backups/hrbot-<date>-<time>.sqlite3 beside the store)")
     return parser
 
 
@@ -170,9 +201,20 @@ def _logging(args) -> None:
 
 
 def _settings(args):
-    from bot.settings import load
+    """The config's settings, read once per command (the writer lock needs them before the command)."""
+    if getattr(args, "loaded_settings", None) is None:
+        from bot.settings import load
 
-    return load(args.config)
+        args.loaded_settings = load(args.config)
+    return args.loaded_settings
+
+
+def _writer_lock(args):
+    if args.command not in WRITERS or getattr(args, "dry_run", False):
+        return nullcontext()
+    from bot.lock import WriterLock
+
+    return WriterLock(_settings(args))
 
 
 def _today(settings) -> date:
@@ -300,7 +342,7 @@ def cmd_send(args) -> int:
             print(f"重新排队 {retry_uncertain(store)} 封")
     report = deliver(settings)
     print(report.summary())
-    return 1 if report.failed else 0
+    return 0 if report.settled() else 1  # cron and scripts see when mail still waits
 
 
 def cmd_check(args) -> int:
@@ -370,6 +412,13 @@ def cmd_results(args) -> int:
         _print_json(results.to_json())
     else:
         print(path)
+    return 0
+
+
+def cmd_backup(args) -> int:
+    from bot.backup import backup
+
+    print(backup(_settings(args), args.to))
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Crash safety helpers: injected kill -9 points for the crash tests, and the sweep of what a killed run left.
+"""Crash safety helpers: atomic file writes, injected kill -9 points for the crash tests, and the sweep of
+what a killed run left.
 
 `crash_point(name)` does nothing unless the environment variable HRBOT_CRASH_AT equals `name`;
 then the process kills itself with SIGKILL, exactly as an OOM killer or a power cut would stop
@@ -7,17 +8,20 @@ it: no finally blocks, no atexit, no flush.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import re
 import signal
+import tempfile
 import time
 from pathlib import Path
+from typing import BinaryIO, Callable
 
 log = logging.getLogger(__name__)
 
 ENV = "HRBOT_CRASH_AT"
-# Temp files carry the writer's pid (".<name>.<pid>.tmp", optionally ".<pid>.<random>.tmp"),
+# Temp files carry the writer's pid (".<name>.<pid>.<random>.tmp", from write_atomically),
 # so a later run can tell a dead writer's leftover from a live writer's file in progress.
 _PID = re.compile(r"\.(\d+)\.(?:[A-Za-z0-9_]+\.)?tmp$")
 # No write of ours takes an hour: older temp files are stale whatever their pid says (pid reuse).
@@ -30,9 +34,53 @@ def crash_point(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def temp_name(final_name: str) -> str:
-    """The hidden temp name a file is written under before its rename to `final_name`."""
-    return f".{final_name}.{os.getpid()}.tmp"
+def write_atomically(path: Path, data: bytes | Callable[[BinaryIO], None], mode: int = 0o600,
+                     crash_at: str | None = None) -> None:
+    """Write `data` (bytes, or a function writing into a binary file) to `path`, all or nothing.
+
+    The temp file beside it has a name unique to this process and call (so two writers of the
+    same file never share one), is synced, then renamed over `path`; the folder is synced too
+    where the platform allows, so the rename survives a power cut. On any error the temp file is
+    removed and the error raised as it came (an OSError for a full disk or a refused permission);
+    a killed writer's temp file is removed by the next sweep of its folder. `crash_at` names the
+    crash point between the write and the rename (tests).
+    """
+    path = Path(path)
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        # Made in memory first: a library writing a zip (docx, xlsx) that meets a full disk halfway
+        # would leave its own object broken and complain at exit, past our one-line error.
+        buffer = io.BytesIO()
+        data(buffer)
+        data = buffer.getvalue()
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            if mode != 0o600:  # mkstemp makes it 0600
+                os.chmod(tmp, mode)
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if crash_at:
+            crash_point(crash_at)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _sync_folder(path.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # Windows opens no folder this way; its renames are journalled by NTFS
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems refuse to sync a folder; the file itself is synced
+    finally:
+        os.close(fd)
 
 
 def sweep_stale_temp_files(folder: Path, pattern: str) -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.headerregistry import Address
@@ -14,7 +13,8 @@ from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
-from bot.crashpoints import crash_point, sweep_stale_temp_files, temp_name
+from bot.crashpoints import crash_point, sweep_stale_temp_files, write_atomically
+from bot.errors import save_failed
 from bot.settings import Settings
 from bot.records import Outgoing
 from bot.store import Store
@@ -113,18 +113,18 @@ def write_files(settings: Settings, store: Store) -> list[Path]:
         sweep_stale_temp_files(folder, ".*.tmp")
     written = []
     for row in store.outbox_without_file():
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as error:
+            raise save_failed(folder, error) from error
         stamp = row.created_at.astimezone(settings.season.timezone).strftime("%Y%m%d-%H%M%S")
         digest = hashlib.sha256(row.message_id.encode()).hexdigest()[:10]
         name = f"{stamp}-{row.kind}-{row.id:05d}-{digest}.eml"
         path = folder / name
-        tmp = folder / temp_name(name)
-        with open(os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600), "wb") as f:
-            f.write(row.eml)
-            f.flush()
-            os.fsync(f.fileno())
-        crash_point("write_files")
-        os.replace(tmp, path)
+        try:
+            write_atomically(path, row.eml, crash_at="write_files")
+        except OSError as error:
+            raise save_failed(path, error) from error
         crash_point("write_files_renamed")
         store.set_outbox_file(row.id, name)
         written.append(path)

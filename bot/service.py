@@ -1,4 +1,4 @@
-"""`hrbot run`: continuous polling beside the daily jobs, one instance per config folder, stopping cleanly."""
+"""`hrbot run`: continuous polling beside the daily jobs, holding the data folder's writer lock, stopping cleanly."""
 
 from __future__ import annotations
 
@@ -15,23 +15,22 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
 import schedule
-from filelock import FileLock, Timeout
 
 from bot import summary
-from bot.errors import HrbotError, SendError
+from bot.errors import SendError
+from bot.lock import WriterLock
+from bot.backup import daily_backup
 from bot.poll import poll_once
 from bot.reminders import reminders_due, withdraw_answered
 from bot.settings import ServiceOptions, Settings
 from bot.sources import Source, source_for
-from bot.store import Store
+from bot.store import Store, StoreDamaged
 from bot.workdays import CALENDAR_DIR, WorkCalendar
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]  # returns an aware moment
 
-LOCK_FILE = "service.lock"
-PID_FILE = "service.pid"
 # How often schedule asks each job whether something is due. The jobs themselves compare the
 # season-zone time with [schedule] and the store, so the tick only bounds how late they notice.
 TICK_SECONDS = 30
@@ -45,57 +44,8 @@ STOP_GRACE_SECONDS = 5.0
 SLICE_SECONDS = 1.0
 
 
-class AlreadyRunning(HrbotError):
-    """Another hrbot process holds this config folder's lock."""
-
-
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-# --- one instance per config folder ----------------------------------------------
-
-
-class InstanceLock:
-    """A cross-platform lock (filelock) in the data folder, with the holder's PID beside it for the message."""
-
-    def __init__(self, settings: Settings):
-        self.folder = settings.paths.data
-        self.config_dir = settings.config_dir
-        self._lock = FileLock(str(self.folder / LOCK_FILE), timeout=0)
-
-    def acquire(self) -> None:
-        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        try:
-            self._lock.acquire()
-        except Timeout:
-            pid = self._holder()
-            who = f"进程号 {pid}" if pid else "另一个进程"
-            raise AlreadyRunning(
-                f"hrbot 已在运行（{who}，配置文件夹 {self.config_dir}）；同一配置只能运行一个实例，"
-                f"请先停止它（systemctl stop hrbot，或在其窗口按 Ctrl+C）"
-            ) from None
-        # The PID goes in a file of its own: the lock file may be truncated by whoever tries it next.
-        (self.folder / PID_FILE).write_text(f"{os.getpid()}\n", encoding="ascii")
-
-    def release(self) -> None:
-        try:
-            (self.folder / PID_FILE).unlink(missing_ok=True)
-        finally:
-            self._lock.release()
-
-    def _holder(self) -> int | None:
-        try:
-            return int((self.folder / PID_FILE).read_text(encoding="ascii").strip())
-        except (OSError, ValueError):
-            return None
-
-    def __enter__(self) -> InstanceLock:
-        self.acquire()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.release()
 
 
 # --- logging ------------------------------------------------------------------------
@@ -155,7 +105,8 @@ class Service:
         # On start the next summary checks next year's calendar too (the issue: "on start").
         self.calendar_note = True
         self._send_lock = threading.Lock()  # the poller and the jobs both send; one at a time
-        self.jobs = [Job("tracker", self._tracker), Job("reminders", self._reminders)]
+        self.fatal: StoreDamaged | None = None  # set when the service must stop: the store is damaged
+        self.jobs = [Job("tracker", self._tracker), Job("reminders", self._reminders), Job("backup", self._backup)]
         self.scheduler = schedule.Scheduler()
         for job in self.jobs:
             self.scheduler.every(TICK_SECONDS).seconds.do(self.run_job, job)
@@ -171,6 +122,9 @@ class Service:
             return
         try:
             result = job.run(now)
+        except StoreDamaged as error:
+            self.give_up(error)
+            return
         except Exception as error:
             job.retry_at = now + RETRY_AFTER
             log.error("job %s failed: %s: %s (retrying after %s)", job.name, type(error).__name__, error,
@@ -188,6 +142,17 @@ class Service:
         self.calendar_note = False
         self.send(now)
         return f"tracker {path.name} written and mailed to {self.settings.hr.address}"
+
+    def give_up(self, error: StoreDamaged) -> None:
+        """Stop the whole service: nothing may be written into a damaged store."""
+        log.error("%s", error)
+        self.fatal = error
+        self.stop.set()
+
+    def _backup(self, now: datetime):
+        """Once a day: the store checked (quick_check) and copied beside itself, the last seven kept."""
+        path = daily_backup(self.settings, now)
+        return None if path is None else f"store checked and copied to {path}"
 
     def _reminders(self, now: datetime):
         lines = reminders_due(self.settings, now)
@@ -225,6 +190,9 @@ class Service:
             try:
                 self.poll(source, send)
                 failures = 0
+            except StoreDamaged as error:
+                self.give_up(error)
+                return
             except Exception as error:
                 failures += 1
                 # Mailbox down: back off up to 4 intervals, so the log is not flooded.
@@ -260,7 +228,8 @@ class Service:
 def run_service(settings: Settings, clock: Clock = utc_now, source: Source | None = None,
                 stop: threading.Event | None = None) -> None:
     """`hrbot run`: poll and send continuously, write and mail the tracker, remind; until a signal."""
-    with service_logging(settings) as options, InstanceLock(settings), \
+    Store.open(settings.paths.data, verify=True).close()  # a damaged store: one line, before anything starts
+    with service_logging(settings) as options, WriterLock(settings), \
             _stopping_on_signals(stop or threading.Event()) as stop_event:
         service = Service(settings, clock, source, stop_event)
         _announce(settings, options, "run")
@@ -269,15 +238,21 @@ def run_service(settings: Settings, clock: Clock = utc_now, source: Source | Non
         service.run_timed_jobs()
         _join(poller)
         log.info("hrbot stopped")
+    if service.fatal is not None:
+        raise service.fatal
 
 
 def poll_forever(settings: Settings, source: Source | None = None, stop: threading.Event | None = None) -> None:
     """`hrbot poll` without --once: record new mail until a signal; sending is left to `hrbot send` / `run`."""
-    with service_logging(settings) as options, InstanceLock(settings), \
+    Store.open(settings.paths.data, verify=True).close()
+    with service_logging(settings) as options, WriterLock(settings), \
             _stopping_on_signals(stop or threading.Event()) as stop_event:
         _announce(settings, options, "poll")
-        Service(settings, source=source, stop=stop_event).poll_loop(send=False)
+        service = Service(settings, source=source, stop=stop_event)
+        service.poll_loop(send=False)
         log.info("hrbot stopped")
+    if service.fatal is not None:
+        raise service.fatal
 
 
 def _announce(settings: Settings, options: ServiceOptions, what: str) -> None:
@@ -296,8 +271,9 @@ def _guarded(target: Callable[[], None]) -> Callable[[], None]:
     def run() -> None:
         try:
             target()
-        except Exception:  # the poller's own bug must not go unseen in a thread
-            log.exception("the poll thread stopped on an unexpected error")
+        except Exception as error:  # the poller's own bug must not go unseen in a thread
+            log.error("the poll thread stopped on an unexpected error: %s: %s", type(error).__name__, error,
+                      exc_info=log.isEnabledFor(logging.DEBUG))
 
     return run
 

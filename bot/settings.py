@@ -133,6 +133,7 @@ class ServiceOptions(NamedTuple):
     log_file: Path | None = None
     log_max_mb: int = 5
     log_backups: int = 5
+    lock_wait_seconds: float = 30.0  # how long a command waits for another hrbot writing the same data
 
 
 class Evaluation(NamedTuple):
@@ -183,7 +184,37 @@ def load(config_dir: Path | str) -> Settings:
     if not file.is_file():
         raise ConfigError(file, "找不到设置文件（请先复制 config/ 示例目录并修改）")
     text, doc = read_toml(file)
-    return _Reader(file, text, config_dir).settings(doc)
+    reader = _Reader(file, text, config_dir)
+    reader.reject_unknown(doc)
+    return reader.settings(doc)
+
+
+# Settings kept at the top of Settings but written in a section of their own in the file.
+LOOSE_KEYS = {"security": ("require_authentication",)}
+
+
+def section_classes() -> dict[str, type]:
+    """Each [section] of settings.toml -> the class holding it: the fields of Settings typed with one."""
+    sections = {}
+    for field, annotation in Settings.__annotations__.items():
+        name = getattr(annotation, "__forward_arg__", annotation)  # NamedTuple keeps them as ForwardRef
+        kind = globals().get(name)  # "Season" -> Season; "Path", "bool" are no section
+        if isinstance(kind, type) and issubclass(kind, tuple) and hasattr(kind, "_fields"):
+            sections[field] = kind
+    return sections
+
+
+def known_names() -> dict[str, dict[str, bool]]:
+    """Every section settings.toml may have -> its keys -> whether the key is a table of free names.
+
+    Derived from the definitions above (section_classes): a section's keys are its class's fields;
+    a field whose default is a mapping (e.g. [reminders.leaders]) is a table whose names HR chooses.
+    """
+    sections = {name: {key: isinstance(kind._field_defaults.get(key), Mapping) for key in kind._fields}
+                for name, kind in section_classes().items()}
+    for section, keys in LOOSE_KEYS.items():
+        sections.setdefault(section, {}).update(dict.fromkeys(keys, False))
+    return sections
 
 
 def read_toml(file: Path) -> tuple[str, dict]:
@@ -206,6 +237,7 @@ class _Reader:
         self.file = file
         self.lines = text.splitlines()
         self.config_dir = config_dir
+        self.defaults = {name: kind._field_defaults for name, kind in section_classes().items()}
 
     def fail(self, section: str, key: str, problem: str):
         raise ConfigError(self.file, f"[{section}] {key}: {problem}", self._line_of(section, key))
@@ -221,6 +253,39 @@ class _Reader:
                 return number
         return None
 
+    def reject_unknown(self, doc: dict) -> None:
+        """A section or key the definitions do not know is a typo: name its line and the nearest valid name."""
+        sections = known_names()
+        for section, table in doc.items():
+            if section not in sections and not isinstance(table, dict):  # a key above every section
+                owners = {key: name for name, keys in sections.items() for key in keys}
+                self._unknown(section, owners, self._line_of("", section), lambda key: f"[{owners[key]}] 一节中的 {key}",
+                              otherwise="每项设置都应写在某一节（如 [season]）之下")
+            if section not in sections:
+                self._unknown(f"[{section}]", sections, self._line_of_section(section), lambda name: f"[{name}]")
+            if not isinstance(table, dict):
+                continue  # table() says what is wrong with it
+            keys = sections[section]
+            for key, value in table.items():
+                if key not in keys:
+                    row = self._line_of(section, key) or self._line_of_section(f"{section}.{key}")
+                    self._unknown(f"[{section}] {key}", keys, row, str)
+
+    def _unknown(self, what: str, valid, row: int | None, show, otherwise: str = "") -> None:
+        import difflib
+
+        near = difflib.get_close_matches(what.rpartition(" ")[2].strip("[]"), list(valid), n=1, cutoff=0.6)
+        hint = (f"您是否想写 {show(near[0])}？" if near
+                else otherwise or f"可用的名称：{'、'.join(show(name) for name in valid)}")
+        raise ConfigError(self.file, f"未知的设置 {what}（拼写错误的设置不会生效）；{hint}", row)
+
+    def _line_of_section(self, section: str) -> int | None:
+        for number, line in enumerate(self.lines, 1):
+            header = re.match(r"\[\s*([^\]]+?)\s*\]", line.strip())
+            if header and header.group(1) == section:
+                return number
+        return None
+
     def table(self, doc: dict, section: str, required: bool = True) -> dict:
         value = doc.get(section)
         if value is None:
@@ -232,7 +297,11 @@ class _Reader:
         return value
 
     def get(self, table: dict, section: str, key: str, kind, default=..., choices=None):
+        """The value of `key`, checked; when absent, `default`, else the section class's own default
+        (written once, in the class, where the file writes a value the same way), else an error."""
         if key not in table:
+            if default is ...:
+                default = self.defaults.get(section, {}).get(key, ...)
             if default is ...:
                 raise ConfigError(self.file, f"[{section}] 缺少 {key}")
             return default
@@ -409,12 +478,15 @@ class _Reader:
         s = "service"
         numbers = {}
         for key in ("log_max_mb", "log_backups"):
-            numbers[key] = self.get(t, s, key, int, 5)
+            numbers[key] = self.get(t, s, key, int)
             if numbers[key] < 1:
                 self.fail(s, key, f"应是正整数，而不是“{numbers[key]}”")
         log_file = self.get(t, s, "log_file", str, "")
+        wait = float(self.get(t, s, "lock_wait_seconds", float))
+        if wait < 0:
+            self.fail(s, "lock_wait_seconds", "不能为负数")
         return ServiceOptions(log_file=(self.config_dir / log_file).resolve() if log_file.strip() else None,
-                              **numbers)
+                              lock_wait_seconds=wait, **numbers)
 
     def limits(self, t: dict) -> Limits:
         values = {}

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.errors import StoreError
+from bot.errors import StoreError, save_failed
 
 if TYPE_CHECKING:  # built only by the readers below: a poll with nothing new imports no record type
     from bot.records import Arrival, AttachmentLog, LogEntry, OutboxRow, Outgoing, Recorded, StoredMessage
 
+log = logging.getLogger(__name__)
+
 STORE_FILE = "hrbot.sqlite3"
+# Size and modification time of the store as hrbot last left it. A store found otherwise was
+# changed by something else (a copy, a restore, a damaged disk) and is checked before use; an
+# unchanged one is not, so the idle poll stays cheap.
+SEEN_FILE = STORE_FILE + ".seen"
+RESTORE_HINT = "请停止 hrbot，用最近的备份（在 data/backups/ 中）恢复后再运行，步骤见 README 的“Restoring a backup”"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -97,20 +105,28 @@ CREATE TABLE IF NOT EXISTS reminders (
 class Store:
     """Open with Store.open(data_dir); every write is one transaction."""
 
-    def __init__(self, db: sqlite3.Connection, data_dir: Path):
+    def __init__(self, db: sqlite3.Connection, data_dir: Path, seen: str | None = None):
         self.db = db
         self.data_dir = data_dir
+        self._seen = seen  # the file's stamp at open, if it matched hrbot's note
 
     @classmethod
-    def open(cls, data_dir: Path) -> Store:
+    def open(cls, data_dir: Path, verify: bool = False) -> Store:
+        """Open (or create) the store; checked with PRAGMA quick_check when `verify` or when changed
+        outside hrbot. A damaged store raises StoreDamaged naming the file and what to do."""
         data_dir = Path(data_dir)
+        path = data_dir / STORE_FILE
+        db = None
         try:
             data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-            path = data_dir / STORE_FILE
             if not path.exists():
                 # Created 0600 before SQLite opens it: the store holds people's mail.
                 os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            seen = _stamp(path)
             db = sqlite3.connect(path, timeout=30, isolation_level=None)
+            store = cls(db, data_dir, seen)
+            if verify or seen != _read_seen(data_dir):
+                store.verify()
             db.execute("PRAGMA journal_mode=WAL")
             # NORMAL, not FULL: in WAL mode a commit then writes the WAL without waiting for fsync
             # (synced at each checkpoint instead). A killed process (kill -9, OOM, a crash) loses
@@ -124,12 +140,60 @@ class Store:
             db.execute("PRAGMA foreign_keys=ON")
             db.executescript(SCHEMA)
             _add_missing_columns(db)
-        except (OSError, sqlite3.Error) as e:
-            raise StoreError(f"无法打开数据库 {data_dir / STORE_FILE}：{e}") from e
-        return cls(db, data_dir)
+        except (OSError, sqlite3.Error, StoreError) as e:
+            if db is not None:
+                db.close()
+            if isinstance(e, StoreError):
+                raise
+            raise store_error(path, e) from e
+        return store
 
     def close(self) -> None:
         self.db.close()
+        # The file as we leave it (SQLite checkpoints the WAL into it at the last close).
+        path = self.data_dir / STORE_FILE
+        stamp = _stamp(path)
+        if stamp != self._seen and stamp is not None:
+            try:
+                with open(os.open(self.data_dir / SEEN_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+                    f.write(stamp)
+            except OSError:
+                pass  # without the note the next open checks the store: slower, never wrong
+
+    def verify(self) -> None:
+        """PRAGMA quick_check: raise StoreDamaged unless SQLite finds the file sound."""
+        path = self.data_dir / STORE_FILE
+        log.info("store: checking %s (quick_check)", path)
+        try:
+            rows = self.db.execute("PRAGMA quick_check").fetchall()
+        except sqlite3.DatabaseError as e:
+            raise StoreDamaged(path, str(e)) from e
+        problems = [row[0] for row in rows if row[0] != "ok"]
+        if problems:
+            raise StoreDamaged(path, "；".join(problems[:3]))
+        self._seen = None  # checked: note the file at close even if unchanged
+
+    def backup_to(self, target: Path) -> None:
+        """A consistent copy of the store in `target` (SQLite's backup API), written atomically.
+
+        Checked first: a damaged store is never copied over a good backup.
+        """
+        from bot.crashpoints import write_atomically
+
+        self.verify()
+        copy = sqlite3.connect(":memory:")
+        try:
+            self.db.backup(copy)
+            data = copy.serialize()
+        except sqlite3.Error as e:
+            raise store_error(self.data_dir / STORE_FILE, e) from e
+        finally:
+            copy.close()
+        try:
+            Path(target).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            write_atomically(Path(target), data)
+        except OSError as e:
+            raise save_failed(target, e) from e
 
     def __enter__(self) -> Store:
         return self
@@ -440,7 +504,7 @@ class Store:
     # --- plumbing ---------------------------------------------------------
 
     def _transaction(self, durable: bool = False):
-        return _Transaction(self.db, durable)
+        return _Transaction(self.db, durable, self.data_dir / STORE_FILE)
 
 
 class _Transaction:
@@ -449,24 +513,33 @@ class _Transaction:
     durable: committed with synchronous=FULL (fsync of the WAL), which also syncs every commit before it.
     """
 
-    def __init__(self, db: sqlite3.Connection, durable: bool = False):
+    def __init__(self, db: sqlite3.Connection, durable: bool, path: Path):
         self.db = db
         self.durable = durable
+        self.path = path
 
     def __enter__(self):
-        if self.durable:
-            self.db.execute("PRAGMA synchronous=FULL")  # only outside a transaction
-        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            if self.durable:
+                self.db.execute("PRAGMA synchronous=FULL")  # only outside a transaction
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as e:
+            raise store_error(self.path, e) from e
 
     def __exit__(self, exc_type, exc, tb):
         try:
             if exc_type is None:
                 self.db.execute("COMMIT")
-            else:
+            elif self.db.in_transaction:  # SQLite may have rolled back itself (a full disk)
                 self.db.execute("ROLLBACK")
-        finally:
             if self.durable:
                 self.db.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.Error as e:
+            if exc_type is None:
+                raise store_error(self.path, e) from e
+            # The first error is the one to report; this one followed from it.
+        if isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.IntegrityError):
+            raise store_error(self.path, exc) from exc
         return False
 
 
@@ -484,6 +557,39 @@ def _add_missing_columns(db: sqlite3.Connection) -> None:
         present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
         if column not in present:
             db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+
+
+class StoreDamaged(StoreError):
+    """PRAGMA quick_check found the store damaged: every command stops until it is restored."""
+
+    def __init__(self, path: Path, detail: str):
+        detail = " ".join(detail.split())[:160]
+        super().__init__(f"数据库 {path} 已损坏（{detail}）；{RESTORE_HINT}")
+
+
+def store_error(path: Path, error: Exception) -> StoreError:
+    """One line for a failed open, read or write; a malformed file is named as damaged."""
+    text = str(error)
+    if isinstance(error, sqlite3.DatabaseError) and ("malformed" in text or "not a database" in text):
+        return StoreDamaged(path, text)
+    if isinstance(error, OSError):
+        text = error.strerror or text
+    return StoreError(f"无法读写数据库 {path}：{text}（请检查磁盘空间与文件夹权限）")
+
+
+def _stamp(path: Path) -> str | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return f"{st.st_size} {st.st_mtime_ns}"
+
+
+def _read_seen(data_dir: Path) -> str | None:
+    try:
+        return (data_dir / SEEN_FILE).read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _iso_utc(moment: datetime) -> str:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable
 
-from .crashpoints import crash_point, sweep_stale_temp_files
+from .crashpoints import sweep_stale_temp_files, write_atomically
 from .errors import HrbotError
 from .records import (
     ACCEPTED,
@@ -426,23 +424,9 @@ def _text_width(text: str) -> int:
 
 
 def _save_atomically(write: Callable[[BinaryIO], None], target: Path) -> None:
-    """Save to a hidden temp file beside the target, then rename: readers never see half a workbook.
-
-    The temp name carries our pid, so the next write can remove what a killed writer left.
-    """
+    """Save beside the target, then rename: readers never see half a workbook (crashpoints.write_atomically)."""
     sweep_stale_temp_files(target.parent, f".{FILE_PREFIX}-*.tmp")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.{os.getpid()}.", suffix=".tmp", dir=target.parent)
-    tmp = Path(tmp_name)  # mkstemp makes it 0600, and saving into it keeps that mode
     try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        crash_point("tracker_write")
-        os.replace(tmp, target)
+        write_atomically(target, write, crash_at="tracker_write")
     except OSError as e:
-        tmp.unlink(missing_ok=True)
         raise HrbotError(f"无法写入跟踪表 {target}：{e.strerror or e}（若文件正在 Excel/WPS 中打开，请关闭后再试）") from e
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise

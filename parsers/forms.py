@@ -13,6 +13,7 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
 from docx.shared import Pt
 
+from bot.crashpoints import write_atomically
 from bot.records import LEADER_REVIEW, PERSONAL_REPORT, RESERVE_RECOMMENDATION, TEAM_REPORT, UNION_REVIEW
 from parsers import samples
 
@@ -80,7 +81,8 @@ def write_forms(folder: Path) -> list[Path]:
     paths = []
     for item, doc in blanks.items():
         path = folder / FORM_FILES[item]
-        doc.save(str(path))
+        # Made in memory, then written whole: a full disk leaves no half-written form behind.
+        write_atomically(path, doc.save, mode=0o644)
         paths.append(path)
     return paths
 

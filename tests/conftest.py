@@ -44,3 +44,27 @@ def deliver(settings: Settings, when: datetime, raw: bytes, name: str | None = N
 def at(text: str) -> datetime:
     """A moment in the plant's zone, written 2026-12-07T23:59."""
     return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
+
+
+# What a poll makes of the demo's deliveries: one message comes twice (the second is a duplicate).
+DEMO_OUTCOMES = {"accepted": 15, "auto_reply": 1, "bounce": 1, "duplicate": 1, "no_documents": 1, "unknown_sender": 1}
+DEMO_DELIVERIES = sum(DEMO_OUTCOMES.values())
+DEMO_ACCEPTED = DEMO_OUTCOMES["accepted"]
+
+
+@pytest.fixture
+def demo_season(settings) -> Settings:
+    """The demo's deliveries (DEMO_OUTCOMES) in the test config's Maildir, not yet polled."""
+    from bot.demo import sample_messages
+    from bot.roster import load_roster
+
+    for when, raw in sample_messages(load_roster(settings.config_dir), settings.hr.address):
+        deliver(settings, when, raw)
+    return settings
+
+
+def set_option(settings: Settings, section: str, text: str) -> Settings:
+    """Append `text` (key = value lines) as a [section] of the test config's settings.toml; the settings re-read."""
+    file = settings.config_dir / "settings.toml"
+    file.write_text(file.read_text(encoding="utf-8") + f"\n[{section}]\n{text}\n", encoding="utf-8")
+    return load(settings.config_dir)

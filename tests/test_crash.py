@@ -5,15 +5,19 @@ from __future__ import annotations
 import io
 import json
 import os
+import random
+import shutil
 import signal
 import subprocess
 import sys
+import time
 import zipfile
+from datetime import timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
-from conftest import at, deliver
+from conftest import DEMO_DELIVERIES, at, deliver
 
 from bot.crashpoints import ENV
 from bot.demo import build_message
@@ -139,3 +143,78 @@ def test_crash_first_tracker_write_leaves_no_workbook_and_the_rerun_writes_one(s
     assert rerun.returncode == 0
     load_workbook(Path(rerun.stdout.strip()))
     assert temp_files(season.paths.tracker) == []
+
+
+# --- kill -9 at random moments of a long poll ----------------------------------------------
+
+
+def big_season(config: Path, messages: list) -> None:
+    """Six rounds of the demo's deliveries: the demo's own, then five more under new Message-IDs."""
+    from bot.settings import load
+
+    settings = load(config)
+    for round_ in range(6):
+        for when, raw in messages:
+            copy = raw if round_ == 0 else raw.replace(b"Message-ID: <", f"Message-ID: <copy{round_}.".encode(), 1)
+            deliver(settings, when + timedelta(days=round_), copy)
+
+
+def outcome_of(config: Path) -> dict:
+    """What a poll leaves that must not depend on how it was interrupted."""
+    from bot.settings import load
+
+    settings = load(config)
+    done = hrbot(config, "log", "--json")
+    assert done.returncode == 0, done.stderr
+    entries = json.loads(done.stdout)
+    replies = [message_from_bytes(p.read_bytes(), policy=policy.default) for p in settings.paths.outbox.glob("*.eml")]
+    data = settings.paths.data
+    return {
+        "log": entries,
+        "confirmations": sorted(str(r["In-Reply-To"]) for r in replies),
+        "files": sorted(p.name for p in (data / "files").rglob("*") if p.is_file()),
+        "quarantine": sorted(p.name for p in (data / "quarantine").glob("*")) if (data / "quarantine").exists() else [],
+        "temp files": [p.name for p in config.rglob("*.tmp")],
+    }
+
+
+def test_crash_kill_9_at_random_moments_of_a_long_poll_then_a_clean_poll_is_an_uninterrupted_run(tmp_path):
+    from bot.demo import sample_messages
+    from bot.roster import load_roster
+    from bot.settings import EXAMPLE_CONFIG
+
+    messages = sample_messages(load_roster(EXAMPLE_CONFIG), HR)  # made once: a .docx carries its making time
+    pristine = tmp_path / "pristine" / "config"
+    pristine.mkdir(parents=True)
+    for file in ("settings.toml", "units.csv", "people.csv"):
+        shutil.copy(EXAMPLE_CONFIG / file, pristine / file)
+    for sub in ("new", "cur", "tmp"):
+        (pristine / "mail" / "inbox" / sub).mkdir(parents=True)
+    big_season(pristine, messages)
+
+    straight = shutil.copytree(pristine, tmp_path / "straight" / "config")
+    started = time.monotonic()
+    done = hrbot(straight, "poll", "--once")
+    took = time.monotonic() - started
+    assert done.returncode == 0 and f"本次收取 {6 * DEMO_DELIVERIES} 封" in done.stdout, done.stderr
+    expected = outcome_of(straight)
+
+    seed = int(time.time())
+    chance = random.Random(seed)
+    midway = 0
+    for trial in range(10):  # each on a fresh copy: killed at a random moment, then one clean poll
+        config = shutil.copytree(pristine, tmp_path / f"killed-{trial}" / "config")
+        proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "--config", str(config), "poll", "--once"],
+                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            proc.wait(timeout=chance.uniform(0.2, took))
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+        _, err = proc.communicate(timeout=60)
+        assert "Traceback" not in err, (seed, err)
+        recorded = len(json.loads(hrbot(config, "log", "--json").stdout))
+        midway += 0 < recorded < 6 * DEMO_DELIVERIES
+        clean = hrbot(config, "poll", "--once")
+        assert clean.returncode == 0, (seed, clean.stderr)
+        assert outcome_of(config) == expected, f"seed {seed}, trial {trial}"
+    assert midway >= 3, f"seed {seed}: only {midway} of 10 runs were killed with part of the mail recorded"

@@ -398,7 +398,7 @@ def test_saved_files_hostile_names_never_reach_the_filesystem(settings, tmp_path
     before = files_under(tmp_path)
     poll_once(settings)
     data = settings.paths.data
-    allowed = re.compile(r"(hrbot\.sqlite3(-wal|-shm)?|files/[0-9a-f]{2}/[0-9a-f]{64}|quarantine/[0-9a-f]{64}\.eml)")
+    allowed = re.compile(r"(hrbot\.sqlite3(-wal|-shm|\.seen)?|files/[0-9a-f]{2}/[0-9a-f]{64}|quarantine/[0-9a-f]{64}\.eml)")
     for path in files_under(tmp_path) - before:
         if path.parent == settings.paths.outbox:
             continue

@@ -19,7 +19,8 @@ from test_reminders import CHEN, GAO, HR, LEADER, LI, LIANG, ZHANG, HC, season
 
 from bot.demo import build_message
 from bot.errors import ConfigError
-from bot.service import AlreadyRunning, InstanceLock, Service
+from bot.lock import PID_FILE, WriterLock
+from bot.service import Service
 from bot.summary import unconfirmed_years
 from bot.workdays import WorkCalendar
 from bot.sources.maildir import MaildirSource
@@ -161,7 +162,7 @@ def test_a_failing_job_does_not_stop_the_others(config_dir, caplog):
     service.tick()
     with Store.open(settings.paths.data) as store:
         assert sorted(r.kind for r in store.outbox()) == ["reminder", "reminder", "summary"]
-    assert len(service.scheduler.jobs) == 2  # schedule still holds both jobs
+    assert len(service.scheduler.jobs) == len(service.jobs) == 3  # schedule still holds every job
 
 
 def test_next_years_calendar_is_checked_in_the_first_week_of_december(config_dir):
@@ -175,16 +176,13 @@ def test_next_years_calendar_is_checked_in_the_first_week_of_december(config_dir
     assert unconfirmed_years(WorkCalendar.load(config_dir), settings, date(2026, 12, 7), include_next=True) == []
 
 
-def test_lock_refuses_a_second_instance_and_names_the_holder(config_dir):
+def test_lock_is_reentrant_within_a_process_and_released_by_the_last_holder(config_dir):
     settings = season(config_dir)
-    with InstanceLock(settings):
-        with pytest.raises(AlreadyRunning) as refused:
-            InstanceLock(settings).acquire()
-        assert f"进程号 {os.getpid()}" in str(refused.value)
-        assert refused.value.exit_code == 1
-    with InstanceLock(settings):  # released: a later start is fine
-        pass
-    assert not (settings.paths.data / "service.pid").exists()
+    with WriterLock(settings):
+        with WriterLock(settings, wait=0):  # `run` holds it and the library it calls takes it again
+            assert (settings.paths.data / PID_FILE).read_text().strip() == str(os.getpid())
+        assert (settings.paths.data / PID_FILE).exists()
+    assert not (settings.paths.data / PID_FILE).exists()
 
 
 def test_service_log_file_setting_is_read_and_checked(config_dir):
@@ -202,12 +200,13 @@ def test_service_log_file_setting_is_read_and_checked(config_dir):
 def test_sigterm_stops_a_real_service_cleanly_and_a_second_start_is_refused(config_dir):
     settings = season(config_dir)
     text = (config_dir / "settings.toml").read_text(encoding="utf-8")
-    (config_dir / "settings.toml").write_text(text + '\n[service]\nlog_file = "logs/hrbot.log"\n', encoding="utf-8")
+    (config_dir / "settings.toml").write_text(
+        text + '\n[service]\nlog_file = "logs/hrbot.log"\nlock_wait_seconds = 1\n', encoding="utf-8")
     command = [sys.executable, "-m", "bot.cli", "--config", str(config_dir), "run"]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        pid_file = settings.paths.data / "service.pid"
+        pid_file = settings.paths.data / PID_FILE
         deadline = time.monotonic() + 30
         while not pid_file.exists() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)  # waiting on a real process to start, not simulating time

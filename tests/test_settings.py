@@ -151,9 +151,42 @@ def test_settings_line_found_under_a_commented_section_header(tmp_path):
 
 
 def test_settings_missing_season(tmp_path):
-    text = edited("[season]", "[seasons]")
+    text = EXAMPLE[:EXAMPLE.index("[season]")] + EXAMPLE[EXAMPLE.index("# 收件箱"):]
     with pytest.raises(ConfigError, match=r"settings\.toml: 缺少 \[season\] 一节"):
         load(write(tmp_path, text))
+
+
+@pytest.mark.parametrize("typo, line, hint", [
+    ("[reminder]\ndays_before = 3", "[reminder]", "未知的设置 [reminder].*您是否想写 [reminders]？"),
+    ("[limits]\nmesage_bytes = 3", "mesage_bytes", "未知的设置 [limits] mesage_bytes.*您是否想写 message_bytes？"),
+    ("[service]\nfrobnicate = 3", "frobnicate", "未知的设置 [service] frobnicate.*可用的名称：log_file、"),
+    ("[reminders.leader]\n\"合成车间\" = [\"a@tengfei.example\"]", "[reminders.leader]", "您是否想写 leaders？"),
+])
+def test_settings_unknown_names_are_refused_with_the_line_and_the_nearest_name(tmp_path, typo, line, hint):
+    text = EXAMPLE + "\n" + typo + "\n"
+    with pytest.raises(ConfigError) as caught:
+        load(write(tmp_path, text))
+    assert caught.value.row == line_of(text, line)
+    assert re.search(hint.replace("[", r"\[").replace("]", r"\]"), str(caught.value)), str(caught.value)
+    assert caught.value.exit_code == 2
+
+
+def test_settings_key_above_every_section_is_refused_and_placed(tmp_path):
+    text = "year = 2026\n" + EXAMPLE
+    with pytest.raises(ConfigError, match=r"第 1 行: 未知的设置 year.*\[season\] 一节中的 year"):
+        load(write(tmp_path, text))
+
+
+def test_settings_known_names_follow_the_definitions():
+    from bot.settings import Settings, known_names
+
+    names = known_names()
+    assert set(names) >= {"season", "mailbox", "hr", "sending", "paths", "reminders", "limits", "service", "security"}
+    assert names["limits"] == dict.fromkeys(Limits._fields, False)
+    assert names["reminders"]["leaders"] is True  # a table of names HR chooses
+    assert "lock_wait_seconds" in names["service"]
+    assert all(section in names for section, kind in Settings.__annotations__.items()
+               if getattr(kind, "__forward_arg__", "") in {"Season", "Limits", "ServiceOptions"})
 
 
 def test_settings_missing_file(tmp_path):

@@ -220,7 +220,7 @@ def test_tracker_failed_replace_leaves_no_temp_and_says_why(tmp_path, rows, log,
     def locked(src, dst):  # as when HR has the workbook open on a Windows share
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("bot.tracker.os.replace", locked)
+    monkeypatch.setattr("bot.crashpoints.os.replace", locked)
     with pytest.raises(HrbotError, match="无法写入跟踪表"):
         write_tracker(tmp_path, AS_OF, rows, log, roster, SHANGHAI)
     monkeypatch.undo()

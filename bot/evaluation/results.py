@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from bot.crashpoints import write_atomically
 from bot.evaluation.channels import cadres, rated_channels
 from bot.evaluation.progress import progress
 from bot.evaluation.scores import load_scores
@@ -236,11 +236,7 @@ def write_results(settings: Settings, results: Results, on: date) -> Path:
     folder = settings.paths.data / FOLDER
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = folder / f"测评结果-{on.isoformat()}.xlsx"
-    tmp = folder / f".{path.name}.tmp"
-    with open(os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600), "wb") as f:
-        book.save(f)
-    os.chmod(tmp, 0o600)  # an older temp file keeps its mode through O_TRUNC
-    os.replace(tmp, path)
+    write_atomically(path, book.save)
     return path
 
 

@@ -53,12 +53,14 @@ def decode(raw: bytes) -> Mail:
     raw = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else bytes(raw)
     try:
         return _decode(raw)
-    except Exception:  # noqa: BLE001 - the contract: decode never raises
-        log.warning("decode fell back to a raw reading of %d bytes", len(raw), exc_info=True)
+    except Exception as error:  # noqa: BLE001 - the contract: decode never raises
+        log.warning("decode fell back to a raw reading of %d bytes: %s", len(raw), error,
+                    exc_info=log.isEnabledFor(logging.DEBUG))
     try:
         return _fallback(raw)
-    except Exception:  # noqa: BLE001 - not expected; an empty record still keeps the mailbox going
-        log.error("decode could not read a %d-byte message at all", len(raw), exc_info=True)
+    except Exception as error:  # noqa: BLE001 - not expected; an empty record still keeps the mailbox going
+        log.error("decode could not read a %d-byte message at all: %s", len(raw), error,
+                  exc_info=log.isEnabledFor(logging.DEBUG))
         empty = Message(policy=POLICY)
         return Mail(None, None, "", "", "", [], empty, content_hash(None, "", "", []))
 
@@ -158,8 +160,9 @@ def decode_head(header: bytes, parts: Sequence[Part], fingerprint: str, charset:
         date = unfold(_header(msg, "Date") or "").strip()
         message_id = _token(msg, "Message-ID")
         in_reply_to, references = _token(msg, "In-Reply-To"), _token(msg, "References")
-    except Exception:  # noqa: BLE001 - the contract: decode never raises
-        log.warning("decode could not read a %d-byte header block", len(header), exc_info=True)
+    except Exception as error:  # noqa: BLE001 - the contract: decode never raises
+        log.warning("decode could not read a %d-byte header block: %s", len(header), error,
+                    exc_info=log.isEnabledFor(logging.DEBUG))
         msg, from_addr, from_name, subject, date = Message(policy=POLICY), None, "", "", ""
         message_id = in_reply_to = references = None
     return Mail(
@@ -275,8 +278,9 @@ def _guarded_part(leaf: Message, top: bool, in_report: bool, hint: str | None) -
     """_as_part, but one part the generator or a codec chokes on does not cost the others."""
     try:
         return _as_part(leaf, top, in_report, hint)
-    except Exception:  # noqa: BLE001
-        log.warning("part of type %s could not be decoded", leaf.get_content_type(), exc_info=True)
+    except Exception as error:  # noqa: BLE001
+        log.warning("part of type %s could not be decoded: %s", leaf.get_content_type(), error,
+                    exc_info=log.isEnabledFor(logging.DEBUG))
         return Part(filename=None, content_type=leaf.get_content_type(), data=b"")
 
 

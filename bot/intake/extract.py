@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from pathlib import Path
 
 import parsers
+from bot.crashpoints import sweep_stale_temp_files, write_atomically
+from bot.errors import environmental, save_failed
 from bot.intake import limits, unpack
 from bot.intake.job import Context, Job, Stop
 from bot.records import ACCEPTED, DUPLICATE, IGNORED, NO_DOCUMENTS, REJECTED, AttachmentLog, Part, Recognition
@@ -65,6 +66,8 @@ def _recognise(part: Part, job: Job, ctx: Context) -> Recognition:
     try:
         return parsers.recognise(part, job.mail, job.sender, ctx.roster, ctx.settings.season.year)
     except Exception as error:  # one unreadable attachment must not block the mail
+        if environmental(error):  # but a full disk under a parser is no verdict on the attachment
+            raise
         log.warning("intake: %s: attachment %r unreadable: %s", job.mail.message_id, part.filename, error)
         reason = " ".join(str(error).split())[:200] or type(error).__name__
         return Recognition(outcome=REJECTED, reason=f"无法读取：{reason}")
@@ -75,12 +78,16 @@ def save(data_dir: Path, data: bytes) -> str:
     sha = hashlib.sha256(data).hexdigest()
     folder = data_dir / "files" / sha[:2]
     # mkdir(parents=True) would make "files" with the umask's mode: each level is made 0700 itself.
-    folder.parent.mkdir(mode=0o700, exist_ok=True)
-    folder.mkdir(mode=0o700, exist_ok=True)
+    try:
+        folder.parent.mkdir(mode=0o700, exist_ok=True)
+        folder.mkdir(mode=0o700, exist_ok=True)
+    except OSError as error:
+        raise save_failed(folder, error) from error
     path = folder / sha
     if not path.exists():
-        tmp = folder / f".{sha}.tmp"
-        with open(os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600), "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
+        sweep_stale_temp_files(folder, f".{sha}.*.tmp")
+        try:
+            write_atomically(path, data)
+        except OSError as error:
+            raise save_failed(path, error) from error
     return f"files/{sha[:2]}/{sha}"

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bot.crashpoints import crash_point, sweep_stale_temp_files, temp_name
+from bot.crashpoints import crash_point, sweep_stale_temp_files, write_atomically
+from bot.errors import environmental, save_failed
 from bot.intake import checks, confirm, extract, limits, triage
 from bot.intake.decode import decode, decode_head
 from bot.intake.charsets import decode_raw
@@ -66,7 +66,11 @@ def process(raw: RawMessage, ctx: Context, again: StoredMessage | None = None) -
         entry.outcome, entry.reason = stop.outcome, stop.reason
         job.documents, job.outgoing = [], []
     except Exception as error:  # a parser we did not foresee failing must not stop the mailbox
-        log.exception("intake: %s failed in a handler", mail.message_id)
+        if environmental(error):
+            # The machine's fault, not the mail's: nothing is recorded, the next poll reads it again.
+            raise
+        log.error("intake: %s failed in a handler: %s: %s", mail.message_id, type(error).__name__, error,
+                  exc_info=log.isEnabledFor(logging.DEBUG))
         entry.outcome, entry.reason = REJECTED, f"处理时出错：{_one_line(error)}"
         job.documents, job.outgoing = [], []
     if entry.outcome == REJECTED and raw.complete:  # a header block alone is no copy worth keeping
@@ -120,21 +124,19 @@ def structure_only(mail: Mail, outcome: str) -> list[AttachmentLog]:
 def quarantine(data_dir: Path, data: bytes) -> str:
     """Keep the raw bytes of a message that could not be processed, for HR to look at (0600, in 0700).
 
-    Written under a temp name and renamed, so a run killed mid-write never leaves a truncated
-    copy that a rerun would take for the kept one.
+    Written atomically, so a run killed mid-write never leaves a truncated copy that a rerun
+    would take for the kept one.
     """
     folder = data_dir / "quarantine"
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     name = hashlib.sha256(data).hexdigest() + ".eml"
     path = folder / name
-    if not path.exists():
-        sweep_stale_temp_files(folder, ".*.tmp")
-        tmp = folder / temp_name(name)
-        with open(os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600), "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not path.exists():
+            sweep_stale_temp_files(folder, ".*.tmp")
+            write_atomically(path, data)
+    except OSError as error:
+        raise save_failed(path, error) from error
     return f"quarantine/{name}"
 
 

@@ -27,9 +27,9 @@ def body_wanted(header: bytes, roster: Roster, hr_address: str | None) -> bool:
     """
     try:
         return _from_roster(header, roster, hr_address)
-    except Exception:  # noqa: BLE001 - reading too much is safe, stopping the mailbox is not
-        log.warning("triage: unreadable header block of %d bytes: the whole message is read", len(header),
-                    exc_info=True)
+    except Exception as error:  # noqa: BLE001 - reading too much is safe, stopping the mailbox is not
+        log.warning("triage: unreadable header block of %d bytes (%s): the whole message is read", len(header),
+                    error, exc_info=log.isEnabledFor(logging.DEBUG))
         return True
 
 

@@ -93,7 +93,7 @@ def _expand(part: Part, limits: Limits, budget: Budget, depth: int) -> list[List
     except ContainerRefused as refused:
         return [Listed(part, refused=str(refused))]
     except Exception as error:  # noqa: BLE001 - one container nobody foresaw must not cost the message
-        log.warning("unpack: %r could not be opened", part.filename, exc_info=True)
+        log.warning("unpack: %r could not be opened: %s", part.filename, error, exc_info=log.isEnabledFor(logging.DEBUG))
         return [Listed(part, refused=f"无法打开：{' '.join(str(error).split())[:200] or type(error).__name__}")]
     listed = [Listed(part, unpacked=True)]
     for child in children:

@@ -97,13 +97,23 @@ class DeliveryReport:
     failed: list[Outcome] = field(default_factory=list)
     uncertain: list[Outcome] = field(default_factory=list)
     spooled: list[Outcome] = field(default_factory=list)
+    # What is still queued after the run (deferred now or earlier), and when the first is due again.
+    waiting: int = 0
+    next_retry: datetime | None = None  # in the season's zone
 
     def summary(self) -> str:
-        """One line for HR, e.g. “已发送 2 封，稍后重试 1 封”."""
-        parts = [(self.sent, "已发送"), (self.spooled, "已写入 outbox 文件夹（未发出）"), (self.deferred, "稍后重试"),
+        """One line for HR, e.g. “已发送 2 封，13 封邮件等待重试，最早于 2026-12-08 09:05 再试”."""
+        parts = [(self.sent, "已发送"), (self.spooled, "已写入 outbox 文件夹（未发出）"),
                  (self.failed, "发送失败"), (self.uncertain, "结果不明，需人工核对")]
-        text = "，".join(f"{label} {len(rows)} 封" for rows, label in parts if rows)
-        return text or "没有需要发送的邮件"
+        texts = [f"{label} {len(rows)} 封" for rows, label in parts if rows]
+        if self.waiting:
+            when = f"，最早于 {self.next_retry:%Y-%m-%d %H:%M} 再试" if self.next_retry else ""
+            texts.append(f"{self.waiting} 封邮件等待重试{when}")
+        return "，".join(texts) or "没有需要发送的邮件"
+
+    def settled(self) -> bool:
+        """Nothing left to do now: no mail waits, none failed or needs HR's check in this run."""
+        return not (self.waiting or self.failed or self.uncertain)
 
 
 def sender_for(settings: Settings) -> Sender | None:
@@ -176,31 +186,40 @@ def deliver(settings: Settings, store: Store | None = None, now: datetime | None
     except Timeout:
         raise SendError("另一个 hrbot 进程正在发信，本次未发送；稍后会继续") from None
     with lock:
-        write_files(settings, store)
-        _resolve_interrupted(store, hooks, report)
-        sender = sender_for(settings)
-        if sender is None:
-            for row in store.outbox(QUEUED):
-                store.set_outbox_state(row.id, SPOOLED)
-                _note(report.spooled, row, "spooled", f"file {row.file}")
-            return report
-        due = [row for row in store.outbox(QUEUED) if row.next_attempt is None or row.next_attempt <= now]
-        if not due:
-            return report
-        try:
-            sender.open()
-        except SendError as e:
-            if e.permanent:
-                raise
-            for row in due:
-                _temporary(store, report, row, row.attempts + 1, str(e), now, count_attempt=True)
-            return report
-        try:
-            for row in due:
-                _send_one(sender, store, report, row, now, hooks)
-        finally:
-            sender.close()
+        _deliver_due(settings, store, now, hooks, report)
+    waiting = store.outbox(QUEUED)
+    report.waiting = len(waiting)
+    retries = [row.next_attempt for row in waiting if row.next_attempt is not None]
+    report.next_retry = min(retries).astimezone(settings.season.timezone) if retries else None
     return report
+
+
+def _deliver_due(settings: Settings, store: Store, now: datetime, hooks: Hooks, report: DeliveryReport) -> None:
+    """deliver() under its lock: the files written, interrupted rows resolved, the due rows sent."""
+    write_files(settings, store)
+    _resolve_interrupted(store, hooks, report)
+    sender = sender_for(settings)
+    if sender is None:
+        for row in store.outbox(QUEUED):
+            store.set_outbox_state(row.id, SPOOLED)
+            _note(report.spooled, row, "spooled", f"file {row.file}")
+        return
+    due = [row for row in store.outbox(QUEUED) if row.next_attempt is None or row.next_attempt <= now]
+    if not due:
+        return
+    try:
+        sender.open()
+    except SendError as e:
+        if e.permanent:
+            raise
+        for row in due:
+            _temporary(store, report, row, row.attempts + 1, str(e), now, count_attempt=True)
+        return
+    try:
+        for row in due:
+            _send_one(sender, store, report, row, now, hooks)
+    finally:
+        sender.close()
 
 
 def _resolve_interrupted(store: Store, hooks: Hooks, report: DeliveryReport) -> None:

@@ -183,8 +183,9 @@ def _structure(uid: int, body) -> Structure | None:
         return None
     try:
         return imap_structure.parse(body)
-    except Exception:  # noqa: BLE001 - a structure we cannot read: that message is read whole
-        log.warning("imap: UID %d has a structure we cannot read: reading it whole", uid, exc_info=True)
+    except Exception as error:  # noqa: BLE001 - a structure we cannot read: that message is read whole
+        log.warning("imap: UID %d has a structure we cannot read (%s): reading it whole", uid, error,
+                    exc_info=log.isEnabledFor(logging.DEBUG))
         return None
 
 

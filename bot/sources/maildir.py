@@ -21,6 +21,7 @@ _DELIVERED = re.compile(r"^(\d{9,11})(?:\.|$)")
 class MaildirSource:
     def __init__(self, path: Path):
         self.path = Path(path)
+        self._skipped: set[tuple[str, str]] = set()  # (path, why) already logged by this process
 
     def open(self) -> None:
         if not (self.path / "new").is_dir() and not (self.path / "cur").is_dir():
@@ -35,7 +36,9 @@ class MaildirSource:
             if not folder.is_dir():
                 continue
             for entry in os.scandir(folder):
-                if entry.name.startswith(".") or not entry.is_file():
+                why = _not_a_message(entry)
+                if why:
+                    self._skip(entry.path, why)
                     continue
                 key = "maildir:" + _unique_name(entry.name)
                 if key not in known:
@@ -47,6 +50,9 @@ class MaildirSource:
             except FileNotFoundError:
                 # A mail client moved it from new/ to cur/ meanwhile; the next poll finds it.
                 log.info("maildir: %s moved while reading, left for the next poll", path)
+                continue
+            except OSError as error:  # not recorded: read again once it is readable
+                self._skip(path, f"unreadable ({error.strerror or error}), left for a later poll")
                 continue
             yield RawMessage(source_key=key, data=data, received_at=received_at)
 
@@ -66,11 +72,32 @@ class MaildirSource:
                     return RawMessage(source_key=source_key, data=data, received_at=_arrival(entry))
         return None
 
+    def _skip(self, path: str, why: str) -> None:
+        if (path, why) not in self._skipped:
+            self._skipped.add((path, why))
+            log.info("maildir: skipped %s: %s", path, why)
+
     def done(self, raw: RawMessage) -> None:
         pass
 
     def close(self) -> None:
         pass
+
+
+def _not_a_message(entry: os.DirEntry) -> str:
+    """Why a Maildir entry is no message to read, or "" when it is one."""
+    if entry.name.startswith("."):
+        return "a hidden file (a mail program's temporary file)"
+    try:
+        if entry.is_file():
+            return ""
+        if entry.is_dir():
+            return "a folder, not a message"
+        if entry.is_symlink():
+            return "a link to a file that does not exist"
+    except OSError as error:
+        return f"unreadable ({error.strerror or error})"
+    return "not a regular file"
 
 
 def _unique_name(name: str) -> str:
