@@ -57,6 +57,7 @@ NO_DOCUMENTS = "no_documents"
 REJECTED = "rejected"
 # Attachment outcomes add one of their own.
 IGNORED = "ignored"
+HELD_PREFIX = "待人力资源科确认："  # the reason of a document held for HR, then why
 
 # Status states (contract: "States").
 RECEIVED = "received"
@@ -168,6 +169,11 @@ class Recognition:
     outcome: str  # ACCEPTED, IGNORED or REJECTED
     reason: str = ""
     documents: list[Document] = field(default_factory=list)
+    # Held for HR (outcome IGNORED, reason starting with HELD_PREFIX): what is known of it, if anything.
+    held: bool = False
+    item: str | None = None
+    unit: str | None = None
+    person: str | None = None
 
 
 # --- log ------------------------------------------------------------------

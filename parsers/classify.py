@@ -7,6 +7,7 @@ from pathlib import PurePosixPath
 
 from bot.records import MEETING_REQUEST, PERSONAL_REPORT, RESERVE_RECOMMENDATION, TEAM_REPORT
 from parsers.docx_text import DocxText
+from parsers.fields import Fields
 from parsers.meeting_request import asks_for_meeting
 from parsers.script import compact
 
@@ -23,6 +24,9 @@ _RESERVE_WORDS = re.compile(r"后备干部|后备人选")
 _TEAM_WORDS = re.compile(r"班子(?!成员).{0,10}?述职|班子工作报告")
 _MEETING_WORDS = re.compile(r"述职(大)?会")
 _MEETING_ASK = re.compile(r"申请|请示|时间|日期|安排")
+# Words only the season's documents use together: a document with them is not someone's menu.
+_SEASON_WORDS = re.compile(r"述职|评议|考核|评价意见|后备干部|班子")
+SEASON_SCAN_CHARS = 3000
 
 
 def item_in_words(text: str | None) -> str | None:
@@ -43,7 +47,7 @@ def item_in_words(text: str | None) -> str | None:
     return None
 
 
-def item_of_content(doc: DocxText, found: dict[str, str]) -> str | None:
+def item_of_content(doc: DocxText, found: Fields) -> str | None:
     """The item a document's own content says it is: its title first, then its form fields."""
     for line in title_lines(doc):
         if len(compact(line)) <= TITLE_MAX and (item := item_in_words(line)):
@@ -65,3 +69,10 @@ def title_lines(doc: DocxText) -> list[str]:
 def stem(filename: str | None) -> str:
     """A file name without folders (a container's prefix included) and without its extension."""
     return PurePosixPath((filename or "").replace("\\", "/")).stem
+
+
+def looks_seasonal(doc: DocxText, found: Fields) -> bool:
+    """Whether a document no rule could place still reads as season material (then HR decides)."""
+    if "被评议人" in found or "述职人" in found:
+        return True
+    return bool(_SEASON_WORDS.search(compact(doc.text[:SEASON_SCAN_CHARS])))

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from pathlib import PurePosixPath
 
 from bot.records import Person, Roster
+from parsers.docx_text import DocxText
 from parsers.script import compact, normalise_name
 
 # Words a file name wraps around a person's name: 附件2-王珺-2026年度个人述职报告（定稿）.docx
@@ -63,3 +64,32 @@ def name_from_filename(filename: str | None, roster: Roster) -> str | None:
 
 def same_person(a: Person | None, b: Person | None) -> bool:
     return a is not None and b is not None and (a.unit, a.name) == (b.unit, b.name)
+
+
+# A signature line is short: a name, perhaps a label and the date (述职人：王珺  2026年12月1日).
+SIGNATURE_LINES = 4
+SIGNATURE_MAX = 30
+
+
+def signers(doc: DocxText, people: Iterable[Person]) -> list[Person]:
+    """The given people who sign the document: named on one of its last short lines."""
+    tail = [line for line in doc.lines[-SIGNATURE_LINES:] if len(compact(line)) <= SIGNATURE_MAX]
+    found: list[Person] = []
+    for line in tail:
+        found += [p for p in people_in_text(line, people) if p not in found]
+    return found
+
+
+def filename_disagrees(filename: str | None, roster: Roster, person: Person) -> list[str]:
+    """A warning when the file name names someone else than the content does (the content was taken)."""
+    stem = PurePosixPath((filename or "").replace("\\", "/")).stem
+    named = people_in_text(stem, roster.people_in(person.unit))
+    if named:
+        if person in named:
+            return []
+        other = named[0].name
+    else:
+        other = name_from_filename(filename, roster)
+        if not other or normalise_name(other) == normalise_name(person.name):
+            return []
+    return [f"文件名中的姓名“{other}”与文件内容中的“{person.name}”不一致，已按文件内容登记为{person.name}"]
