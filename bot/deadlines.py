@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -20,12 +21,16 @@ from bot.records import (
     UNION_REVIEW,
     Arrival,
     Expected,
+    HeldDocument,
     Roster,
     StatusRow,
     Unit,
 )
 from bot.settings import Season
 from bot.workdays import WorkCalendar
+
+
+HELD_WARNING = "有材料待人力资源科确认归属"
 
 
 @dataclass(frozen=True)
@@ -102,8 +107,13 @@ def status(
     arrivals: list[Arrival],
     requested_meetings: dict[str, date],
     as_of: date,
+    held: Sequence[HeldDocument] = (),
 ) -> list[StatusRow]:
-    """One row per expected item; the first arrival decides the state, later ones only add versions."""
+    """One row per expected item; the first arrival decides the state, later ones only add versions.
+
+    An item not received that a document held for HR may be is marked held, with a warning: it is
+    not reminded while HR decides whose it is.
+    """
     versions: dict[tuple[str, str, str | None], list[Arrival]] = {}
     for arrival in sorted(arrivals, key=lambda a: local(a.received_at, season)):
         versions.setdefault((arrival.unit, arrival.item, arrival.person), []).append(arrival)
@@ -117,6 +127,7 @@ def status(
         arrived = received_at.date() if received_at is not None else None
         state, late_workdays, late_provisional = item_state(cal, due, arrived, as_of)
         provisional = provisional or late_provisional
+        waiting = not found and any(h.may_be(expected.unit, expected.item, expected.person) for h in held)
         rows.append(
             StatusRow(
                 unit=expected.unit,
@@ -128,7 +139,8 @@ def status(
                 received_at=received_at,
                 late_workdays=late_workdays,
                 versions=len(found),
-                warnings=list(found[-1].warnings) if found else [],
+                warnings=list(found[-1].warnings) if found else [HELD_WARNING] if waiting else [],
+                held=waiting,
             )
         )
     return rows

@@ -293,6 +293,19 @@ class Arrival:
     warnings: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class HeldDocument:
+    """A document held for HR: what it may be, as far as recognition knew (None: not known)."""
+
+    unit: str
+    item: str | None
+    person: str | None
+
+    def may_be(self, unit: str, item: str, person: str | None) -> bool:
+        return (self.unit == unit and self.item in (None, item)
+                and (self.person is None or person is None or self.person == person))
+
+
 @dataclass
 class StatusRow:
     unit: str
@@ -305,6 +318,8 @@ class StatusRow:
     late_workdays: int
     versions: int
     warnings: list[str] = field(default_factory=list)
+    # Not received, but a document held for HR may be it: not reminded while HR decides.
+    held: bool = False
 
     def to_json(self) -> dict:
         return {

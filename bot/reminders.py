@@ -119,7 +119,7 @@ def select(
 
     digests: dict[str, Digest] = {}
     for row in rows:
-        if row.state not in (PENDING, OVERDUE) or row.due is None:
+        if row.state not in (PENDING, OVERDUE) or row.due is None or row.held:
             continue
         if moot(roster, row):
             continue
@@ -270,7 +270,8 @@ def remind(settings: Settings, as_of: date, dry_run: bool = False) -> list[str]:
     roster = load_roster(settings.config_dir)
     lines: list[str] = []
     with Store.open(settings.paths.data) as store:
-        rows = deadlines.status(settings.season, cal, roster, store.arrivals(), store.requested_meetings(), as_of)
+        rows = deadlines.status(settings.season, cal, roster, store.arrivals(), store.requested_meetings(), as_of,
+                                store.held_documents())
         sent = store.reminders_sent()
         already = sorted({recipient for day, recipient, _ in sent if day == as_of})
         for digest in select(settings, cal, roster, rows, sent, as_of):

@@ -19,8 +19,8 @@ def status_rows(settings: Settings, as_of: date, roster: Roster | None = None) -
         roster = load_roster(settings.config_dir)
     calendar = WorkCalendar.load(settings.config_dir)
     with Store.open(settings.paths.data) as store:
-        arrivals, requested = store.arrivals(), store.requested_meetings()
-    return deadlines.status(settings.season, calendar, roster, arrivals, requested, as_of)
+        arrivals, requested, held = store.arrivals(), store.requested_meetings(), store.held_documents()
+    return deadlines.status(settings.season, calendar, roster, arrivals, requested, as_of, held)
 
 
 def log_entries(settings: Settings) -> list[LogEntry]:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from bot.errors import StoreError
 
 if TYPE_CHECKING:  # built only by the readers below: a poll with nothing new imports no record type
-    from bot.records import Arrival, AttachmentLog, LogEntry, OutboxRow, Outgoing, Recorded
+    from bot.records import Arrival, AttachmentLog, HeldDocument, LogEntry, OutboxRow, Outgoing, Recorded
 
 STORE_FILE = "hrbot.sqlite3"
 
@@ -252,6 +252,13 @@ class Store:
                     warnings=tuple(json.loads(r[5])))
             for r in rows
         ]
+
+    def held_documents(self) -> list[HeldDocument]:
+        """The documents waiting for HR's attribution, with what they may be."""
+        from bot.records import HeldDocument
+
+        rows = self.db.execute("SELECT DISTINCT unit, item, person FROM attachments WHERE held = 1 AND unit IS NOT NULL")
+        return [HeldDocument(unit=r[0], item=r[1], person=r[2]) for r in rows]
 
     def arrival_times(self, unit: str, item: str, person: str | None) -> list[datetime]:
         """When each recorded version of one document arrived, oldest first."""

@@ -96,7 +96,8 @@ def build(settings: Settings, cal: WorkCalendar, roster: Roster, store: Store, a
           calendar_note: bool = False) -> Summary:
     """The day's summary as of as_of, listing mail and arrivals after `since`."""
     season = settings.season
-    rows = deadlines.status(season, cal, roster, store.arrivals(), store.requested_meetings(), as_of)
+    rows = deadlines.status(season, cal, roster, store.arrivals(), store.requested_meetings(), as_of,
+                            store.held_documents())
     labels = [STATE_LABELS[s] for s in STATE_ORDER]
     counts = Counter(STATE_LABELS[r.state] for r in rows)
     per_unit: dict[str, Counter] = {unit: Counter() for unit in roster.units}

@@ -14,12 +14,16 @@ from bot.templates import render
 log = logging.getLogger(__name__)
 
 TEMPLATE = "confirmation.txt.j2"
+HELD_TEMPLATE = "held.txt.j2"  # every document of the message waits for HR to say what and whose it is
+HELD_NOTE = "已收到，需人力资源科核对后登记，无需重新发送"
 
 
 def confirmation(job: Job, ctx: Context) -> None:
-    """One confirmation per accepted message, to the sender's roster address only."""
+    """One confirmation per message with documents, to the sender's roster address only: what was
+    recorded, or, when every document waits for HR's attribution, that the files arrived."""
     settings, sender = ctx.settings, job.sender
-    if sender is None or not job.documents:
+    held = [a for a in job.entry.attachments if a.held]
+    if sender is None or not (job.documents or held):
         return
     arrived = deadlines.local(job.raw.received_at, settings.season)
     day_start = arrived.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -28,10 +32,14 @@ def confirmation(job: Job, ctx: Context) -> None:
         # A loop with a misbehaving client would otherwise mail this person all day.
         log.warning("confirm: %s already answered %d times today, no confirmation", sender.email, answered)
         return
-    subject, text = render(
-        settings, TEMPLATE, sender=sender, subject=job.mail.subject or "(无主题)", received_at=arrived,
-        items=_items(job, ctx, arrived), problems=_problems(job),
-    )
+    if job.documents:
+        subject, text = render(
+            settings, TEMPLATE, sender=sender, subject=job.mail.subject or "(无主题)", received_at=arrived,
+            items=_items(job, ctx, arrived), problems=_problems(job),
+        )
+    else:
+        subject, text = render(settings, HELD_TEMPLATE, sender=sender, subject=job.mail.subject or "(无主题)",
+                               received_at=arrived, files=[a.filename or "（无文件名的附件）" for a in held])
     job.outgoing.append(compose(
         settings, "confirmation", [sender.email], subject, text,
         in_reply_to=job.mail.message_id, references=job.mail.references,
@@ -60,5 +68,5 @@ def _items(job: Job, ctx: Context, arrived) -> list[dict]:
 
 
 def _problems(job: Job) -> list[dict]:
-    return [{"filename": a.filename, "reason": a.reason} for a in job.entry.attachments
-            if a.outcome in (REJECTED, DUPLICATE)]
+    return [{"filename": a.filename, "reason": HELD_NOTE if a.held else a.reason} for a in job.entry.attachments
+            if a.held or a.outcome in (REJECTED, DUPLICATE)]
