@@ -22,6 +22,8 @@ _REVIEW_WORDS = re.compile(r"民主评议|评议表|评议考核|评价意见")
 _RESERVE_WORDS = re.compile(r"后备干部|后备人选")
 # 领导班子述职报告, 合成车间班子2026年度述职报告 — but not 班子成员王珺述职报告.
 _TEAM_WORDS = re.compile(r"班子(?!成员).{0,10}?述职|班子工作报告")
+_BARE_TITLE = re.compile(r"^(\d{4}年度?)?(工作)?述职报告$")
+_TEAM_SUBTITLE = re.compile(r"^[（(—\-]*(\S{0,12}?)(领导)?班子[）)]?$")
 _MEETING_WORDS = re.compile(r"述职(大)?会")
 _MEETING_ASK = re.compile(r"申请|请示|时间|日期|安排")
 # Words only the season's documents use together: a document with them is not someone's menu.
@@ -51,6 +53,8 @@ def item_of_content(doc: DocxText, found: Fields) -> str | None:
     """The item a document's own content says it is: its title first, then its form fields."""
     for line in title_lines(doc):
         if len(compact(line)) <= TITLE_MAX and (item := item_in_words(line)):
+            if _BARE_TITLE.match(compact(line)) and any(_TEAM_SUBTITLE.match(compact(t)) for t in title_lines(doc)):
+                return TEAM_REPORT  # a bare 述职报告 over a line of its own that says whose: （领导班子）
             return item
     if any(label in found for label in ("被评议人", "评议类型", "评价意见")):
         return REVIEW

@@ -33,6 +33,7 @@ _CANONICAL = {word: key for key, words in SYNONYMS.items() for word in words} | 
 _HINT = re.compile(r"[（(].*?[）)]")
 _LABEL_MAX = max(map(len, _CANONICAL))
 _STRIP = " \t\u3000，,；;。"
+_HEADING = re.compile(r"^[\u4e00-\u9fff]{2,8}$")  # what an unknown column head looks like
 
 
 def _padded(words: Iterable[str]) -> str:
@@ -83,6 +84,15 @@ def label_of(cell: str) -> str | None:
     return _CANONICAL.get(key)
 
 
+_PADDED_LABEL = re.compile(_ALTERNATIVES)
+_BLANKS = re.compile(r"[\s\u3000]+")
+
+
+def join_padded_labels(text: str) -> str:
+    """Text with every padded label written solid (被 评 议 人 → 被评议人), for text whose spaces separate cells."""
+    return _PADDED_LABEL.sub(lambda m: _BLANKS.sub("", m.group(0)), text)
+
+
 def fields(doc: DocxText) -> Fields:
     """The labelled values of a document: its tables first, then its lines outside them."""
     found = Fields()
@@ -125,7 +135,7 @@ def _from_table(table: list[list[str]], found: Fields) -> None:
     kinds = [[_kind(cell) for cell in row] for row in table]
     r = 0
     while r < len(table):
-        if _is_header(kinds, r):
+        if _is_header(table, kinds, r):
             r = _records_below(table, kinds, r, found)
             continue
         row = kinds[r]
@@ -137,13 +147,23 @@ def _from_table(table: list[list[str]], found: Fields) -> None:
         r += 1
 
 
-def _is_header(kinds: list[list[tuple[int, str, str]]], r: int) -> bool:
-    """A header row: two labels or more, nothing else, and values below at least one of them."""
+def _is_header(table: list[list[str]], kinds: list[list[tuple[int, str, str]]], r: int) -> bool:
+    """A header row: two labels or more, any other cell a short word (a column head hrbot does not
+    know, 所在岗位) and then not every label has its value beside it, and the row below holds values
+    under the labels and no label of its own."""
     row = kinds[r]
     labels = {label for kind, label, _ in row if kind == LABEL}
-    if len(labels) < 2 or any(kind in (PAIR, VALUE) for kind, _, _ in row) or r + 1 >= len(kinds):
+    if len(labels) < 2 or any(kind == PAIR for kind, _, _ in row) or r + 1 >= len(kinds):
         return False
+    others = [value for kind, _, value in row if kind == VALUE]
+    if others:
+        if not all(_HEADING.match(compact(value)) for value in others):
+            return False
+        if all(_across(table[r], row, i) for i, (kind, _, _) in enumerate(row) if kind == LABEL):
+            return False  # 被评议人 | 王珺 | 职务 | 副主任: each label has its value, a row of pairs
     below = kinds[r + 1]
+    if any(kind in (LABEL, PAIR) for kind, _, _ in below):
+        return False
     return any(kind == LABEL and i < len(below) and below[i][0] == VALUE for i, (kind, _, _) in enumerate(row))
 
 

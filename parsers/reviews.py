@@ -74,7 +74,7 @@ def _leader_reviews(
             continue
         warnings += _reviewer_warnings(person, reviewer)
         if in_content and len(named) == 1:
-            warnings += filename_disagrees(ctx.filename, ctx.roster, person)
+            warnings += filename_disagrees(ctx.filename, ctx.roster, person, besides=reviewer)
         documents.append(Document(item=LEADER_REVIEW, unit=person.unit, person=person.name, warnings=tuple(warnings)))
     return documents
 

@@ -12,7 +12,7 @@ from parsers.script import compact, normalise_name
 
 # Words a file name wraps around a person's name: 附件2-王珺-2026年度个人述职报告（定稿）.docx
 _FILENAME_NOISE = re.compile(
-    r"附件\s*\d*|科级干部|二线干部|个人|年度|述职报告|述职|报告|民主评议|考核表|评议表|评价意见|领导|同志|"
+    r"附件\s*\d*|科级干部|二线干部|个人|年度|述职报告|述职|报告|民主评议|考核表|评议表|评价意见|领导|同志|意见|评议|评价|考核|材料|扫描件|扫描|文件|班子|表|"
     r"的|定稿|终稿|最终版|修改稿|修改版|副本|草稿|新版|\d+|[A-Za-z]+|[\W_]+"
 )
 _HAN_NAME = re.compile(r"^[\u4e00-\u9fff·]{2,5}$")
@@ -72,18 +72,22 @@ SIGNATURE_MAX = 30
 
 
 def signers(doc: DocxText, people: Iterable[Person]) -> list[Person]:
-    """The given people who sign the document: named on one of its last short lines."""
-    tail = [line for line in doc.lines[-SIGNATURE_LINES:] if len(compact(line)) <= SIGNATURE_MAX]
+    """The given people who sign the document: named on one of its last short lines outside a table."""
+    own = set(doc.paragraphs)  # a name in a form's last row is a value, not a signature
+    tail = [line for line in doc.lines[-SIGNATURE_LINES:] if line in own and len(compact(line)) <= SIGNATURE_MAX]
     found: list[Person] = []
     for line in tail:
         found += [p for p in people_in_text(line, people) if p not in found]
     return found
 
 
-def filename_disagrees(filename: str | None, roster: Roster, person: Person) -> list[str]:
-    """A warning when the file name names someone else than the content does (the content was taken)."""
+def filename_disagrees(
+    filename: str | None, roster: Roster, person: Person, besides: Person | None = None
+) -> list[str]:
+    """A warning when the file name names someone else than the content does (the content was taken).
+    `besides` may be named too without a warning (a review's file name often carries its reviewer's)."""
     stem = PurePosixPath((filename or "").replace("\\", "/")).stem
-    named = people_in_text(stem, roster.people_in(person.unit))
+    named = [p for p in people_in_text(stem, roster.people_in(person.unit)) if not same_person(p, besides)]
     if named:
         if person in named:
             return []

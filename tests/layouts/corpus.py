@@ -182,6 +182,30 @@ def _review_forms() -> list[Case]:
     add(Case("filename-disagrees", REVIEW_FORM, "王珺民主评议考核表.docx", "张海燕", word(
         "民主评议考核表", table(("被评议人", "李建国", "职务", "主任"), ("评价意见", OPINION, "", ""))),
         _review(HC, "李建国"), warning="文件名中的姓名“王珺”"))
+    # A column head hrbot does not know (所在岗位, 分管) beside the ones it does; hints after labels.
+    add(Case("unknown-column-head", REVIEW_FORM, "考核表.docx", "李建国", word(
+        "民主评议考核表", table(("被评议人", "所在岗位", "评价意见"), ("王珺", "副主任", OPINION))), _review(HC, "王珺")))
+    add(Case("unknown-column-heads-rows", REVIEW_FORM, "考核表.docx", "李建国", word(
+        "民主评议考核表", table(("序号", "姓名", "分管", "评价意见", "备注"), ("1", "王珺", "生产", OPINION, ""),
+                               ("2", "张海燕", "党务", OPINION_2, ""))),
+        ((LEADER_REVIEW, HC, "王珺"), (LEADER_REVIEW, HC, "张海燕"))))
+    add(Case("hinted-labels", REVIEW_FORM, "a.docx", "李建国", word(
+        "民主评议考核表", table(("被评议人（姓名）", "王珺", "职务（岗位）", "副主任"), ("评价意见（不少于200字）", OPINION, "", ""),
+                               ("评议人（签字）", "李建国", "", ""))), _review(HC, "王珺")))
+    add(Case("two-row-head", REVIEW_FORM, "评议.docx", "赵志刚", word(
+        "民主评议考核表", table(("被评议人", "职务"), ("周伟", "副主任")), table(("评价意见",), (OPINION,))),
+        _review(JH, "周伟")))
+    add(Case("name-with-post", REVIEW_FORM, "评议.docx", "李建国", word(
+        "民主评议考核表", "评议对象：王珺同志（副主任）", "意见：" + OPINION), _review(HC, "王珺")))
+    add(Case("tab-separated-lines", REVIEW_FORM, "评议.docx", "李建国", word(
+        "民主评议考核表", "被评议人\t王珺", "评价意见\t" + OPINION), _review(HC, "王珺")))
+    add(Case("spaced-name-cell", REVIEW_FORM, "评议.docx", "赵志刚", word(
+        "民 主 评 议 考 核 表", table(("姓　　名", "孙 丽 娟", "职　　务", "党支部书记"), ("评 价 意 见", OPINION, "", ""))),
+        _review(JH, "孙丽娟")))
+    add(Case("secretary-on-head-paragraphs", REVIEW_FORM, "评议.docx", "张海燕", word(
+        "对李建国同志的评价意见", OPINION, "张海燕", "2026年12月12日"), _review(HC, "李建国")))
+    add(Case("reviewer-in-filename", REVIEW_FORM, "张海燕.docx", "张海燕", word(
+        "民主评议考核表", table(("被评议人", "李建国"), ("评价意见", OPINION), ("评议人", "张海燕"))), _review(HC, "李建国")))
     # Truly ambiguous: the head's form names nobody; a form whose opening names two team members.
     add(Case("names-nobody", REVIEW_FORM, "民主评议考核表.docx", "李建国", word(
         "民主评议考核表", f"评价意见：{OPINION}", "2026年12月12日"), held="被评议人"))
@@ -221,6 +245,8 @@ def _union_reviews() -> list[Case]:
     add(Case("union-traditional", UNION, "民主評議意見.docx", "何丹", word(
         "民主评议意见", table(("被评议人", "评议意见"), ("领导班子", TEAM_OPINION), ("马俊峰", OPINION)),
         traditional=True), _unit(UNION_REVIEW, SJ)))
+    add(Case("union-short-heads", UNION, "意见.docx", "陈静", word(
+        "评议意见", table(("对象", "意见"), ("班子", TEAM_OPINION), ("李建国", OPINION))), _unit(UNION_REVIEW, HC)))
     add(Case("union-no-title", UNION, "设备动力科民主评议意见.docx", "梁红", word(
         table(("对象", "意见"), ("领导班子", TEAM_OPINION), ("高建华", OPINION), ("徐明", OPINION_2))),
         _unit(UNION_REVIEW, SB)))
@@ -272,6 +298,14 @@ def _personal_reports() -> list[Case]:
     add(Case("report-filename-disagrees", PERSONAL, "王珺述职报告.docx", "李建国", word(
         "述职报告", _head_table(HC, "刘洋", "工艺员"), *REPORT_BODY), _personal(HC, "刘洋"),
         warning="文件名中的姓名“王珺”"))
+    add(Case("head-row-over-values", PERSONAL, "述职报告.docx", "李建国", word(
+        "述职报告", table(("单位", "姓名", "职务"), (HC, "刘洋", "工艺员")), *REPORT_BODY), _personal(HC, "刘洋")))
+    add(Case("signed-with-unit", PERSONAL, "述职报告.docx", "赵志刚", word(
+        "2026年度述职报告", *REPORT_BODY, "聚合车间 吴国庆", "二〇二六年十二月一日"), _personal(JH, "吴国庆")))
+    add(Case("traditional-footer", PERSONAL, "述職報告.docx", "李建国", word(
+        "述职报告", *REPORT_BODY, footer="合成车间  王珺", traditional=True), _personal(HC, "王珺")))
+    add(Case("name-in-subject", PERSONAL, "述职报告.docx", "李建国", word("述职报告", *REPORT_BODY),
+             _personal(HC, "王珺"), subject="王珺的述职报告"))
     add(Case("own-report-by-cadre", PERSONAL, "述职报告.docx", "林涛", word("述职报告", *REPORT_BODY),
              _personal(SJ, "林涛")))
     # Truly ambiguous: the head sends a report that names nobody; a name not on the roster.
@@ -297,6 +331,8 @@ def _team_reports() -> list[Case]:
              _unit(TEAM_REPORT, SB)))
     add(Case("team-traditional", TEAM, "班子述職.docx", "马俊峰", word("领导班子述职报告", *TEAM_BODY, traditional=True),
              _unit(TEAM_REPORT, SJ)))
+    add(Case("team-subtitle", TEAM, "附件1.docx", "李建国", word("述职报告", "（领导班子）", *TEAM_BODY),
+             _unit(TEAM_REPORT, HC)))
     add(Case("team-padded-title", TEAM, "附件1.docx", "李建国", word("领 导 班 子 述 职 报 告", *TEAM_BODY),
              _unit(TEAM_REPORT, HC)))
     return cases
@@ -309,7 +345,8 @@ def _converted(by_id: dict[str, Case]) -> list[Case]:
              ("team-班子2026年度工作述职-赵志刚", "doc"), ("union-rows", "wps"), ("padded-0", "wps"),
              ("reporter-line", "wps"), ("traditional-across", "wps"), ("column-王珺", "pdf"),
              ("paragraphs-张海燕", "pdf"), ("title-2026年度述职报告", "pdf"), ("union-paragraphs", "pdf"),
-             ("team-fields", "pdf"))
+             ("team-fields", "pdf"), ("padded-1", "pdf"), ("several-rows", "pdf"), ("one-cell", "doc"),
+             ("name-in-footer", "wps"))
     out = []
     for case_id, target in picks:
         case = by_id[case_id]
