@@ -55,6 +55,9 @@ class Fields:
 
     values: dict[str, list[str]] = field(default_factory=dict)
     records: list[dict[str, str]] = field(default_factory=list)
+    # Further cells right of a label's value before the next label (被评议人 | 王珺 | 张海燕): maybe
+    # more values of it, maybe an unlabelled post; the caller decides with the roster.
+    beside: dict[str, list[str]] = field(default_factory=dict)
 
     def get(self, label: str, default: str | None = None) -> str | None:
         found = self.values.get(label)
@@ -144,6 +147,7 @@ def _from_table(table: list[list[str]], found: Fields) -> None:
                 _from_line(table[r][i], found)  # a cell may hold several: 被评议人：王珺 职务：副主任
             elif kind == LABEL and (value := _across(table[r], row, i) or _down(kinds, r, i)):
                 found.add(label, value)
+                found.beside.setdefault(label, []).extend(_further(table[r], row, i))
         r += 1
 
 
@@ -191,6 +195,17 @@ def _across(cells: list[str], row: list[tuple[int, str, str]], i: int) -> str | 
             continue
         return value if kind == VALUE else None
     return None
+
+
+def _further(cells: list[str], row: list[tuple[int, str, str]], i: int) -> list[str]:
+    """The distinct values after a label's first value, up to the next label."""
+    out: list[str] = []
+    for cell, (kind, _, value) in zip(cells[i + 1 :], row[i + 1 :]):
+        if kind in (LABEL, PAIR):
+            break
+        if kind == VALUE and cell != cells[i] and value not in out:
+            out.append(value)
+    return out[1:]
 
 
 def _down(kinds: list[list[tuple[int, str, str]]], r: int, i: int) -> str | None:

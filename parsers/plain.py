@@ -12,6 +12,8 @@ from parsers.fields import join_padded_labels
 PIPES = re.compile(r"\|")
 TABS = re.compile(r"\t")
 SPACES = re.compile(r"[ \t\u3000]+")
+# Single characters each followed by one space: a name or a word padded out (王 珺), not cells.
+_SPACED_HAN = re.compile(r"(?<![\u4e00-\u9fff])[\u4e00-\u9fff](?: [\u4e00-\u9fff])+(?![\u4e00-\u9fff])")
 
 
 def from_text(text: str, cells: re.Pattern[str]) -> DocxText:
@@ -20,7 +22,8 @@ def from_text(text: str, cells: re.Pattern[str]) -> DocxText:
     out = DocxText()
     table: list[list[str]] | None = None
     if cells is SPACES:
-        text = join_padded_labels(text)  # or the spaces inside 被 评 议 人 would split it into cells
+        # Or the spaces inside 被 评 议 人 and 王 珺 would split them into cells.
+        text = _SPACED_HAN.sub(lambda m: m.group(0).replace(" ", ""), join_padded_labels(text))
     for raw in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         row = [cell.strip() for cell in cells.split(raw.strip().strip("|"))]
         line = " ".join(cell for cell in row if cell)

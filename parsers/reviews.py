@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from bot.records import HEAD, LEADER_REVIEW, UNION_CHAIR, UNION_REVIEW, Document, Person
 from parsers.classify import stem, title_lines
 from parsers.context import Context, Refused, content_unit, resolve_person, unit_for
 from parsers.docx_text import DocxText
 from parsers.fields import Fields
 from parsers.forms import LEADER_KIND, UNION_KIND
-from parsers.script import compact
+from parsers.script import compact, normalise_name
 from parsers.whose import filename_disagrees, find_person, name_from_filename, people_in_text, same_person, signers
 
 OPENING_LINES = 10  # a review written as paragraphs names whom it is about in its first lines
@@ -16,9 +18,10 @@ OPENING_LINES = 10  # a review written as paragraphs names whom it is about in i
 
 def review_documents(doc: DocxText, found: Fields, ctx: Context) -> list[Document]:
     """The documents a review form records; raise Refused when it cannot be attributed with confidence."""
-    named = found.all("被评议人") or found.all("姓名")
+    label = "被评议人" if "被评议人" in found else "姓名"
     unit_named = content_unit(ctx, found.get("单位", ""), "\n".join(title_lines(doc)))
     home = unit_named or ctx.sender.unit
+    named = found.all(label) + _more_reviewed(found.beside.get(label, ()), ctx.roster.people_in(home))
     reviewer = find_person(ctx.roster, home, found.get("评议人", ""))
     if reviewer is None:
         signed = signers(doc, ctx.roster.people_in(home))
@@ -29,6 +32,17 @@ def review_documents(doc: DocxText, found: Fields, ctx: Context) -> list[Documen
             warnings.append(f"按方案，民主评议意见应由分会主席或指定员工代表（非班子成员）撰写，本表评议人{reviewer.name}是班子成员")
         return [Document(item=UNION_REVIEW, unit=unit, person=None, warnings=tuple(warnings))]
     return _leader_reviews(doc, [n for n in named if not _is_team(n)], unit_named, reviewer, ctx)
+
+
+def _more_reviewed(beside: Iterable[str], people: list[Person]) -> list[str]:
+    """Cells beside the first reviewed that are team members too (one column per person reviewed);
+    anything else there (an unlabelled post) is not a name."""
+    return [value for value in beside if (p := _exact(value, people)) and p.on_team]
+
+
+def _exact(written: str, people: list[Person]) -> Person | None:
+    key = normalise_name(written)
+    return next((p for p in people if normalise_name(p.name) == key), None)
 
 
 def _kind(doc: DocxText, found: Fields, named: list[str], reviewer: Person | None, ctx: Context) -> str:

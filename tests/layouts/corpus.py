@@ -206,6 +206,13 @@ def _review_forms() -> list[Case]:
         "对李建国同志的评价意见", OPINION, "张海燕", "2026年12月12日"), _review(HC, "李建国")))
     add(Case("reviewer-in-filename", REVIEW_FORM, "张海燕.docx", "张海燕", word(
         "民主评议考核表", table(("被评议人", "李建国"), ("评价意见", OPINION), ("评议人", "张海燕"))), _review(HC, "李建国")))
+    # One column per person reviewed; a post written beside the name without its label.
+    add(Case("column-per-person", REVIEW_FORM, "评议.docx", "李建国", word(
+        "民主评议考核表", table(("被评议人", "王珺", "张海燕"), ("职务", "副主任", "党支部书记"),
+                               ("评价意见", OPINION, OPINION_2))),
+        ((LEADER_REVIEW, HC, "王珺"), (LEADER_REVIEW, HC, "张海燕"))))
+    add(Case("unlabelled-post", REVIEW_FORM, "评议.docx", "李建国", word(
+        "民主评议考核表", table(("被评议人", "王珺", "副主任"), ("评价意见", OPINION, ""))), _review(HC, "王珺")))
     # Truly ambiguous: the head's form names nobody; a form whose opening names two team members.
     add(Case("names-nobody", REVIEW_FORM, "民主评议考核表.docx", "李建国", word(
         "民主评议考核表", f"评价意见：{OPINION}", "2026年12月12日"), held="被评议人"))
@@ -346,7 +353,7 @@ def _converted(by_id: dict[str, Case]) -> list[Case]:
              ("reporter-line", "wps"), ("traditional-across", "wps"), ("column-王珺", "pdf"),
              ("paragraphs-张海燕", "pdf"), ("title-2026年度述职报告", "pdf"), ("union-paragraphs", "pdf"),
              ("team-fields", "pdf"), ("padded-1", "pdf"), ("several-rows", "pdf"), ("one-cell", "doc"),
-             ("name-in-footer", "wps"))
+             ("name-in-footer", "wps"), ("inner-space", "pdf"), ("spaced-name-cell", "pdf"))
     out = []
     for case_id, target in picks:
         case = by_id[case_id]
