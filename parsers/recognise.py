@@ -83,21 +83,18 @@ def recognise(part: Part, mail: Mail, sender: Person, roster: Roster, year: int)
 def _scanned_pdf(ctx: Context) -> Recognition:
     """A PDF without text (a scan): taken by its file name or subject when they say which document and,
     for one person's document, whose; otherwise held for HR, who can look at the image."""
-    item = item_in_words(stem(ctx.filename)) or item_in_words(ctx.mail.subject)
-    if item is None:
-        return held(ctx, "PDF 内容无法读取（可能是扫描件），文件名和邮件主题也未写明是哪份材料")
-    if item in (PERSONAL_REPORT, REVIEW) and not _named_outside(ctx):
-        return held(ctx, "PDF 内容无法读取（可能是扫描件），文件名和邮件主题也未写明是谁的材料",
-                    LEADER_REVIEW if item == REVIEW else item)
+    unread = "PDF 内容无法读取（可能是扫描件），"
+    if item_in_words(stem(ctx.filename)) is None and item_in_words(ctx.mail.subject) is None:
+        return held(ctx, unread + "文件名和邮件主题也未写明是哪份材料")
     result = recognise_docx(DocxText(), ctx)
+    if result.held:
+        return replace(result, reason=HELD_PREFIX + unread + result.reason.removeprefix(HELD_PREFIX))
+    named = {p.name for p in people_in_text(f"{stem(ctx.filename)}\n{ctx.mail.subject}", ctx.roster.people)}
+    if any(d.person and d.person not in named for d in result.documents):
+        first = result.documents[0]
+        return held(ctx, unread + "文件名和邮件主题也未写明是谁的材料", first.item)
     result.documents = [replace(d, warnings=(*d.warnings, pdf.SCANNED_WARNING)) for d in result.documents]
     return result
-
-
-def _named_outside(ctx: Context) -> bool:
-    """Whether the file name or the subject names someone of the sender's unit."""
-    home = ctx.roster.people_in(ctx.sender.unit)
-    return bool(people_in_text(f"{stem(ctx.filename)}\n{ctx.mail.subject}", home))
 
 
 def held(ctx: Context, why: str, item: str | None = None, person: str | None = None) -> Recognition:

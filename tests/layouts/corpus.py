@@ -370,6 +370,12 @@ def _scans() -> list[Case]:
         Case("scan-item-only", SCAN, "民主评议考核表.pdf", "赵志刚", image_pdf(), held="扫描件", subject="评议表"),
         # The file name says both: taken by it, with the warning that nobody could read the content.
         Case("scan-named", SCAN, "王珺述职报告.pdf", "李建国", image_pdf(), _personal(HC, "王珺"), warning="扫描件"),
+        Case("scan-review-named", SCAN, "周伟-民主评议考核表.pdf", "赵志刚", image_pdf(), _review(JH, "周伟"),
+             warning="扫描件"),
+        # A unit's own document needs no person: the union chair's scan is the union review.
+        Case("scan-union", SCAN, "民主评议意见.pdf", "陈静", image_pdf(), _unit(UNION_REVIEW, HC), warning="扫描件"),
+        # The secretary's review is of the head by rule, but a scan nobody can read is not attributed by a rule.
+        Case("scan-secretary-unnamed", SCAN, "评议表.pdf", "张海燕", image_pdf(), held="扫描件"),
     ]
 
 
