@@ -119,3 +119,14 @@ def test_layouts_intake_held_beside_an_accepted_document_is_named_in_the_confirm
     [reply] = _outbox(settings)
     body = reply.get_body().get_content()
     assert "个人述职报告（刘洋）" in body and "另一份.docx" in body and "人力资源科核对" in body
+
+
+def test_layouts_intake_held_acknowledgements_count_against_the_daily_cap(settings) -> None:
+    settings = settings._replace(sending=settings.sending._replace(max_replies_per_sender_per_day=2))
+    for i in range(3):  # three messages, each with a different nameless report
+        nameless = word("述职报告", f"（第{i + 1}稿）", *REPORT_BODY).data()
+        _send(settings, f"2026-12-03T09:0{i}", f"述职报告{i}", [(f"报告{i}.docx", nameless)])
+    poll_once(settings)
+    assert [e.outcome for e in log_entries(settings)] == ["no_documents"] * 3
+    assert all(e.attachments[0].held for e in log_entries(settings))
+    assert len(_outbox(settings)) == 2
