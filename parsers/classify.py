@@ -70,6 +70,12 @@ def title_lines(doc: DocxText) -> list[str]:
     return doc.lines[:TITLE_LINES]
 
 
+def heading(doc: DocxText) -> str:
+    """The short lines among the title lines: where a document says whose it is, not its sentences
+    (本人在李建国主任的领导下… names someone else than the writer)."""
+    return "\n".join(line for line in title_lines(doc) if len(compact(line)) <= TITLE_MAX)
+
+
 def stem(filename: str | None) -> str:
     """A file name without folders (a container's prefix included) and without its extension."""
     return PurePosixPath((filename or "").replace("\\", "/")).stem

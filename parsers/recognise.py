@@ -27,7 +27,7 @@ from bot.records import (
 )
 from parsers import convert, filekind, pdf, xlsx
 from parsers.checks import personal_report_warnings
-from parsers.classify import REVIEW, item_in_words, item_of_content, looks_seasonal, stem, title_lines
+from parsers.classify import REVIEW, heading, item_in_words, item_of_content, looks_seasonal, stem, title_lines
 from parsers.context import Context, Refused, content_unit, resolve_person, unit_for
 from parsers.docx_text import DocxText, read_docx
 from parsers.errors import UnreadableDocument
@@ -144,7 +144,7 @@ def _named_in_content(doc: DocxText, ctx: Context) -> str | None:
     """A roster name the report carries without a label: in its title lines, signed at its end beside
     the date, or in its page header or footer (the sender's unit first, in the title the whole roster)."""
     home = ctx.roster.people_in(ctx.sender.unit)
-    title = "\n".join(title_lines(doc))
+    title = heading(doc)
     hits = people_in_text(title, home) or people_in_text(title, ctx.roster.people)
     if hits:
         return hits[0].name

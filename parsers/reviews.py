@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from bot.records import HEAD, LEADER_REVIEW, UNION_CHAIR, UNION_REVIEW, Document, Person
-from parsers.classify import stem, title_lines
+from parsers.classify import heading, stem, title_lines
 from parsers.context import Context, Refused, content_unit, resolve_person, unit_for
 from parsers.docx_text import DocxText
 from parsers.fields import Fields
@@ -103,10 +104,11 @@ def _reviewed_elsewhere(
     signed = signers(doc, ctx.roster.people_in(unit))
     team = [p for p in ctx.roster.people_in(unit)
             if p.on_team and not same_person(p, reviewer) and p not in signed]
-    for text in ("\n".join(title_lines(doc)), "\n".join(doc.lines[:OPENING_LINES])):
+    for text in (heading(doc), "\n".join(doc.lines[:OPENING_LINES])):
         hits = people_in_text(text, team)
-        if len(hits) == 1:
-            return [hits[0].name], True
+        addressed = [p for p in hits if _addressed(text, p)] if len(hits) > 1 else hits
+        if len(addressed) == 1:
+            return [addressed[0].name], True
         if hits:
             raise Refused(f"未能确定被评议人：文中提到{'、'.join(p.name for p in hits)}")
     hits = people_in_text(stem(ctx.filename), team)
@@ -122,6 +124,12 @@ def _reviewed_elsewhere(
         head = ctx.roster.head_of(ctx.sender.unit)
         return ([head.name] if head else []), False
     return [], False
+
+
+def _addressed(text: str, person: Person) -> bool:
+    """Whether the text speaks of the person as the one reviewed: 对王珺同志的评价, 王珺同志：…"""
+    name = re.escape(normalise_name(person.name))
+    return re.search(rf"对{name}|{name}(同志)?[：:]|{name}同志(的|20\d\d|本年|年度|在|任)", compact(text)) is not None
 
 
 def _reviewer_warnings(person: Person, reviewer: Person | None) -> list[str]:

@@ -69,15 +69,23 @@ def same_person(a: Person | None, b: Person | None) -> bool:
 # A signature line is short: a name, perhaps a label and the date (述职人：王珺  2026年12月1日).
 SIGNATURE_LINES = 4
 SIGNATURE_MAX = 30
+SIGNATURE_REST = 8  # what a signature line may hold besides names, labels and the date (a unit's name)
+_SIGNATURE_WORDS = re.compile(r"[\d〇零一二三四五六七八九十年月日号./\-:：()（）、,，]|(?<!被)评议人|述职人|报告人|签名|签字|日期|同志")
 
 
 def signers(doc: DocxText, people: Iterable[Person]) -> list[Person]:
     """The given people who sign the document: named on one of its last short lines outside a table."""
     own = set(doc.paragraphs)  # a name in a form's last row is a value, not a signature
-    tail = [line for line in doc.lines[-SIGNATURE_LINES:] if line in own and len(compact(line)) <= SIGNATURE_MAX]
+    # Never the title and the line under it, which in a short document are also among the last.
+    tail = [line for line in doc.lines[2:][-SIGNATURE_LINES:] if line in own and len(compact(line)) <= SIGNATURE_MAX]
     found: list[Person] = []
     for line in tail:
-        found += [p for p in people_in_text(line, people) if p not in found]
+        named = people_in_text(line, people)
+        rest = _SIGNATURE_WORDS.sub("", compact(line))
+        for person in named:
+            rest = rest.replace(normalise_name(person.name), "")
+        if len(rest) <= SIGNATURE_REST:  # a name with a label, a date, a unit: not a sentence naming someone
+            found += [p for p in named if p not in found]
     return found
 
 

@@ -213,6 +213,21 @@ def _review_forms() -> list[Case]:
         ((LEADER_REVIEW, HC, "王珺"), (LEADER_REVIEW, HC, "张海燕"))))
     add(Case("unlabelled-post", REVIEW_FORM, "评议.docx", "李建国", word(
         "民主评议考核表", table(("被评议人", "王珺", "副主任"), ("评价意见", OPINION, ""))), _review(HC, "王珺")))
+    # Prose that names others besides the one reviewed; a label run into its value.
+    add(Case("prose-mentions-head", REVIEW_FORM, "评议.docx", "李建国", word(
+        "民主评议考核表", "对王珺同志的评价意见：该同志在李建国主任的领导下，工作认真。", "李建国", "2026年12月12日"),
+        _review(HC, "王珺")))
+    add(Case("prose-mentions-secretary", REVIEW_FORM, "评议.docx", "李建国", word(
+        "民主评议考核表", "王珺同志2026年度在张海燕书记支持下，完成了各项任务。"), _review(HC, "王珺")))
+    add(Case("label-run-into-value", REVIEW_FORM, "评议.docx", "李建国", word(
+        "民主评议考核表", "被评议人王珺", "评价意见" + OPINION), _review(HC, "王珺")))
+    add(Case("one-cell-padded", REVIEW_FORM, "评议.docx", "李建国", word(
+        "民主评议考核表", table(("被 评 议 人：王 珺", "职务：副主任"), ("评价意见：" + OPINION, ""))), _review(HC, "王珺")))
+    add(Case("traditional-one-cell", REVIEW_FORM, "评议.docx", "赵志刚", word(
+        "民主评议考核表", table(("被评议人：周伟",), ("评价意见：" + OPINION,)), traditional=True), _review(JH, "周伟")))
+    add(Case("name-merged-down", REVIEW_FORM, "评议.docx", "赵志刚", word(
+        "民主评议考核表", table(("被评议人", "周伟", "评价意见", OPINION), ("", "周伟", "", OPINION_2),
+                               down=[(1, 0, 1), (0, 0, 1)])), _review(JH, "周伟")))
     # Truly ambiguous: the head's form names nobody; a form whose opening names two team members.
     add(Case("names-nobody", REVIEW_FORM, "民主评议考核表.docx", "李建国", word(
         "民主评议考核表", f"评价意见：{OPINION}", "2026年12月12日"), held="被评议人"))
@@ -254,6 +269,11 @@ def _union_reviews() -> list[Case]:
         traditional=True), _unit(UNION_REVIEW, SJ)))
     add(Case("union-short-heads", UNION, "意见.docx", "陈静", word(
         "评议意见", table(("对象", "意见"), ("班子", TEAM_OPINION), ("李建国", OPINION))), _unit(UNION_REVIEW, HC)))
+    add(Case("union-members-only-by-chair", UNION, "评议.docx", "陈静", word(
+        "民主评议考核表", table(("被评议人", "评价意见"), ("李建国", OPINION), ("王珺", OPINION))), _unit(UNION_REVIEW, HC)))
+    add(Case("union-sent-by-head", UNION, "民主评议意见.docx", "李建国", word(
+        "民主评议意见", "对领导班子的意见：" + TEAM_OPINION, "对李建国同志的意见：" + OPINION, "分会主席：陈静"),
+        _unit(UNION_REVIEW, HC)))
     add(Case("union-no-title", UNION, "设备动力科民主评议意见.docx", "梁红", word(
         table(("对象", "意见"), ("领导班子", TEAM_OPINION), ("高建华", OPINION), ("徐明", OPINION_2))),
         _unit(UNION_REVIEW, SB)))
@@ -313,6 +333,15 @@ def _personal_reports() -> list[Case]:
         "述职报告", *REPORT_BODY, footer="合成车间  王珺", traditional=True), _personal(HC, "王珺")))
     add(Case("name-in-subject", PERSONAL, "述职报告.docx", "李建国", word("述职报告", *REPORT_BODY),
              _personal(HC, "王珺"), subject="王珺的述职报告"))
+    add(Case("body-names-the-head", PERSONAL, "王珺述职报告.docx", "李建国", word(
+        "述职报告", "本人在车间主任李建国同志的领导下，认真履行副主任职责，团结班子成员，完成了全年任务。", *REPORT_BODY),
+        _personal(HC, "王珺")))
+    add(Case("name-in-subtitle", PERSONAL, "附件2.docx", "李建国", word("述职报告", "——合成车间副主任 王珺", *REPORT_BODY),
+             _personal(HC, "王珺")))
+    add(Case("name-in-brackets-of-filename", PERSONAL, "2026年述职报告（王珺）.docx", "李建国", word(
+        "述职报告", *REPORT_BODY), _personal(HC, "王珺")))
+    add(Case("reporter-and-date-at-end", PERSONAL, "述职报告.docx", "李建国", word(
+        "述职报告", *REPORT_BODY, "述职人：王珺 2026.12.1"), _personal(HC, "王珺")))
     add(Case("own-report-by-cadre", PERSONAL, "述职报告.docx", "林涛", word("述职报告", *REPORT_BODY),
              _personal(SJ, "林涛")))
     # Truly ambiguous: the head sends a report that names nobody; a name not on the roster.
@@ -338,6 +367,8 @@ def _team_reports() -> list[Case]:
              _unit(TEAM_REPORT, SB)))
     add(Case("team-traditional", TEAM, "班子述職.docx", "马俊峰", word("领导班子述职报告", *TEAM_BODY, traditional=True),
              _unit(TEAM_REPORT, SJ)))
+    add(Case("team-by-secretary-reporter-line", TEAM, "附件1.docx", "张海燕", word(
+        "合成车间领导班子述职报告", "述职人：李建国", *TEAM_BODY), _unit(TEAM_REPORT, HC)))
     add(Case("team-subtitle", TEAM, "附件1.docx", "李建国", word("述职报告", "（领导班子）", *TEAM_BODY),
              _unit(TEAM_REPORT, HC)))
     add(Case("team-padded-title", TEAM, "附件1.docx", "李建国", word("领 导 班 子 述 职 报 告", *TEAM_BODY),
