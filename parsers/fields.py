@@ -33,6 +33,8 @@ _CANONICAL = {word: key for key, words in SYNONYMS.items() for word in words} | 
 _HINT = re.compile(r"[（(].*?[）)]")
 _LABEL_MAX = max(map(len, _CANONICAL))
 _STRIP = " \t\u3000，,；;。"
+# 评议类型's values are the names of the two opinions, which other forms use as column heads.
+_NAMED_BY_LABELS = {"评议类型"}
 _HEADING = re.compile(r"^[\u4e00-\u9fff]{2,8}$")  # what an unknown column head looks like
 
 
@@ -71,7 +73,7 @@ class Fields:
 
     def add(self, label: str, value: str) -> None:
         value = value.strip(_STRIP)
-        if not value or label_of(value) or _PAIRS.match(value):
+        if not value or (label not in _NAMED_BY_LABELS and (label_of(value) or _PAIRS.match(value))):
             return  # a label's value is never another label
         known = self.values.setdefault(label, [])
         if all(normalise_name(v) != normalise_name(value) for v in known):
@@ -193,7 +195,9 @@ def _across(cells: list[str], row: list[tuple[int, str, str]], i: int) -> str | 
     for cell, (kind, _, value) in zip(cells[i + 1 :], row[i + 1 :]):
         if kind == EMPTY or cell == cells[i]:
             continue
-        return value if kind == VALUE else None
+        if kind == VALUE:
+            return value
+        return cell.strip() if row[i][1] in _NAMED_BY_LABELS and kind == LABEL else None
     return None
 
 

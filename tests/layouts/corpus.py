@@ -264,6 +264,12 @@ def _union_reviews() -> list[Case]:
         "民主评议考核表", table(("单位", JH, "评议类型", "民主评议意见"), ("评议人", "郑晓燕", "日期", "2026年12月18日")),
         table(("被评议人", "职务", "评价意见"), ("领导班子", "", TEAM_OPINION), ("赵志刚", "主任", OPINION))),
         _unit(UNION_REVIEW, JH)))
+    add(Case("union-kind-field-only", UNION, "附件3.docx", "李建国", word(
+        "民主评议考核表", "评议类型：民主评议意见",
+        table(("被评议人", "评价意见"), ("王珺", OPINION), ("张海燕", OPINION_2))), _unit(UNION_REVIEW, HC)))
+    add(Case("leader-kind-field-only", REVIEW_FORM, "附件3.docx", "陈静", word(
+        "民主评议考核表", table(("评议类型", "领导评价意见", "被评议人", "王珺"), ("评价意见", OPINION, "", ""))),
+        _review(HC, "王珺")))
     add(Case("union-traditional", UNION, "民主評議意見.docx", "何丹", word(
         "民主评议意见", table(("被评议人", "评议意见"), ("领导班子", TEAM_OPINION), ("马俊峰", OPINION)),
         traditional=True), _unit(UNION_REVIEW, SJ)))
