@@ -17,7 +17,17 @@ from bot.roster import load_roster
 from bot.workdays import WorkCalendar
 from parsers import convert
 from tests.layouts.build import OPINION, REPORT_BODY, table, word
-from tests.layouts.corpus import CONVERTED, FAMILIES, HELD, RIGHT, cases, materialise, recognise_case, verdict
+from tests.layouts.corpus import (
+    CONVERTED,
+    FAMILIES,
+    HELD,
+    PEOPLE,
+    RIGHT,
+    cases,
+    materialise,
+    recognise_case,
+    verdict,
+)
 
 CASES = cases()
 HR = "hr@tengfei.example"
@@ -130,3 +140,19 @@ def test_layouts_intake_held_acknowledgements_count_against_the_daily_cap(settin
     assert [e.outcome for e in log_entries(settings)] == ["no_documents"] * 3
     assert all(e.attachments[0].held for e in log_entries(settings))
     assert len(_outbox(settings)) == 2
+
+
+@pytest.mark.parametrize("case_id", ["several-rows", "union-rows", "name-in-header", "team-领导班子述职报告-罗斌",
+                                     "synonym-考核对象", "traditional-paragraphs"])
+def test_layouts_intake_records_every_document_of_a_corpus_file(settings, corpus_files, case_id: str) -> None:
+    case = next(c for c in CASES if c.id == case_id)
+    sender = PEOPLE[case.sender]
+    _send(settings, "2026-12-03T09:00", case.subject, [(case.filename, corpus_files[case.id])],
+          sender=(sender.email, sender.name))
+    poll_once(settings)
+    [entry] = log_entries(settings)
+    assert entry.outcome == "accepted", entry.reason
+    received = {(r.item, r.unit, r.person) for r in status_rows(settings, at("2026-12-03T12:00").date())
+                if r.state == "received"}
+    assert received == set(case.expect)
+    assert len(_outbox(settings)) == 1
