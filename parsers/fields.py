@@ -53,10 +53,9 @@ _SPACED = re.compile(rf"^[\s\u3000]*({_HINTED})[\s\u3000]+(\S.*)$")
 
 @dataclass
 class Fields:
-    """Every value read for each label, in reading order, and the rows found under header rows."""
+    """Every value read for each label, in reading order (a header row's records row by row)."""
 
     values: dict[str, list[str]] = field(default_factory=dict)
-    records: list[dict[str, str]] = field(default_factory=list)
     # Further cells right of a label's value before the next label (被评议人 | 王珺 | 张海燕): maybe
     # more values of it, maybe an unlabelled post; the caller decides with the roster.
     beside: dict[str, list[str]] = field(default_factory=dict)
@@ -181,11 +180,9 @@ def _records_below(table: list[list[str]], kinds: list[list[tuple[int, str, str]
             columns[i] = label
     r += 1
     while r < len(table) and not any(kind in (LABEL, PAIR) for kind, _, _ in kinds[r]):
-        record = {label: kinds[r][i][2] for i, label in columns.items() if i < len(kinds[r]) and kinds[r][i][0] == VALUE}
-        if record:
-            found.records.append(record)
-            for label, value in record.items():
-                found.add(label, value)
+        for i, label in columns.items():
+            if i < len(kinds[r]) and kinds[r][i][0] == VALUE:
+                found.add(label, kinds[r][i][2])
         r += 1
     return r
 
