@@ -47,12 +47,17 @@ def _exact(written: str, people: list[Person]) -> Person | None:
 
 
 def _kind(doc: DocxText, found: Fields, named: list[str], reviewer: Person | None, ctx: Context) -> str:
-    """Leader or union review: the form's 评议类型, the reviewer's role, the rows, the sender's role, the text."""
+    """Leader or union review: the form's 评议类型, its title, the reviewer's role, the rows, the sender's
+    role, the text."""
     kind = compact(found.get("评议类型", ""))
     if "民主评议" in kind:
         return UNION_REVIEW
     if "领导" in kind or "评价意见" in kind:
         return LEADER_REVIEW
+    title = compact(heading(doc))
+    union, leader = UNION_KIND in title, LEADER_KIND in title
+    if union != leader:  # the title names one kind: 民主评议意见, whoever sends it
+        return UNION_REVIEW if union else LEADER_REVIEW
     if reviewer and reviewer.role == UNION_CHAIR:
         return UNION_REVIEW
     if reviewer and (reviewer.role == HEAD or reviewer.is_secretary):

@@ -13,7 +13,7 @@ from parsers.script import compact, normalise_name
 # Words a file name wraps around a person's name: 附件2-王珺-2026年度个人述职报告（定稿）.docx
 _FILENAME_NOISE = re.compile(
     r"附件\s*\d*|科级干部|二线干部|个人|年度|述职报告|述职|报告|民主评议|考核表|评议表|评价意见|领导|同志|意见|评议|评价|考核|材料|扫描件|扫描|文件|班子|表|"
-    r"的|定稿|终稿|最终版|修改稿|修改版|副本|草稿|新版|\d+|[A-Za-z]+|[\W_]+"
+    r"的|定稿|终稿|最终版|修改稿|修改版|副本|草稿|新版|修改|最终|正式版|电子版|打印版|盖章版|签字版|\d+|[A-Za-z]+|[\W_]+"
 )
 _HAN_NAME = re.compile(r"^[\u4e00-\u9fff·]{2,5}$")
 

@@ -280,6 +280,8 @@ def _union_reviews() -> list[Case]:
     add(Case("union-sent-by-head", UNION, "民主评议意见.docx", "李建国", word(
         "民主评议意见", "对领导班子的意见：" + TEAM_OPINION, "对李建国同志的意见：" + OPINION, "分会主席：陈静"),
         _unit(UNION_REVIEW, HC)))
+    add(Case("union-title-sent-by-head", UNION, "评议.docx", "赵志刚", word(
+        "民主评议意见", table(("被评议人", "意见"), ("赵志刚", OPINION), ("周伟", OPINION_2))), _unit(UNION_REVIEW, JH)))
     add(Case("union-no-title", UNION, "设备动力科民主评议意见.docx", "梁红", word(
         table(("对象", "意见"), ("领导班子", TEAM_OPINION), ("高建华", OPINION), ("徐明", OPINION_2))),
         _unit(UNION_REVIEW, SB)))
@@ -351,6 +353,8 @@ def _personal_reports() -> list[Case]:
     add(Case("own-report-by-cadre", PERSONAL, "述职报告.docx", "林涛", word("述职报告", *REPORT_BODY),
              _personal(SJ, "林涛")))
     # Truly ambiguous: the head sends a report that names nobody; a name not on the roster.
+    add(Case("report-names-nobody-filename-words", PERSONAL, "科级干部述职报告-修改.docx", "李建国", word(
+        "述职报告", *REPORT_BODY), held="谁的述职报告"))
     add(Case("report-names-nobody", PERSONAL, "述职报告.docx", "李建国", word("述职报告", *REPORT_BODY), held="谁的述职报告"))
     add(Case("not-on-roster", PERSONAL, "述职报告.docx", "赵志刚", word(
         "述职报告", _head_table(JH, "张三"), *REPORT_BODY), held="张三"))
