@@ -156,3 +156,15 @@ def test_layouts_intake_records_every_document_of_a_corpus_file(settings, corpus
                 if r.state == "received"}
     assert received == set(case.expect)
     assert len(_outbox(settings)) == 1
+
+
+def test_layouts_intake_held_beside_a_refused_file_is_no_documents_and_the_ack_names_both(settings) -> None:
+    nameless = word("述职报告", *REPORT_BODY).data()
+    _send(settings, "2026-12-03T09:00", "述职报告", [("述职报告.docx", nameless), ("王珺述职报告.docx", b"PK\x03\x04broken")])
+    poll_once(settings)
+    [entry] = log_entries(settings)
+    assert entry.outcome == "no_documents"
+    assert [(a.outcome, a.held) for a in entry.attachments] == [("ignored", True), ("rejected", False)]
+    [ack] = _outbox(settings)
+    body = ack.get_body().get_content()
+    assert "述职报告.docx" in body and "王珺述职报告.docx：文件已损坏" in body

@@ -39,7 +39,8 @@ def confirmation(job: Job, ctx: Context) -> None:
         )
     else:
         subject, text = render(settings, HELD_TEMPLATE, sender=sender, subject=job.mail.subject or "(无主题)",
-                               received_at=arrived, files=[a.filename or "（无文件名的附件）" for a in held])
+                               received_at=arrived, files=[a.filename or "（无文件名的附件）" for a in held],
+                               problems=[p for p in _problems(job) if p["reason"] != HELD_NOTE])
     job.outgoing.append(compose(
         settings, "confirmation", [sender.email], subject, text,
         in_reply_to=job.mail.message_id, references=job.mail.references,
