@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import TYPE_CHECKING
@@ -23,6 +24,7 @@ from bot.records import (
     UNION_REVIEW,
     Arrival,
     Expected,
+    HeldDocument,
     Roster,
     StatusRow,
     Unit,
@@ -32,6 +34,9 @@ from bot.workdays import WorkCalendar
 
 if TYPE_CHECKING:
     from bot.adjustments import Adjustment
+
+
+HELD_WARNING = "有材料待人力资源科确认归属"
 
 
 @dataclass(frozen=True)
@@ -110,16 +115,21 @@ def status(
     requested_meetings: dict[str, date],
     as_of: date,
     adjustments: list[Adjustment] = (),
+    held: Sequence[HeldDocument] = (),
 ) -> list[StatusRow]:
     """One row per expected item; the first arrival decides the state, later ones only add versions.
 
     HR's adjustments (bot.adjustments) apply here, the one place states are computed: 归属 moves a
     message's document to another item or person, 已收到 adds an arrival outside the mailbox, 延期
-    replaces the due date, 免交 makes the item `exempt`.
+    replaces the due date, 免交 makes the item `exempt`. An item not received that a document held
+    for HR may be is marked held, with a warning: it is not reminded while HR decides whose it is.
     """
     from bot.adjustments import ASSIGN, EXEMPT as EXEMPTED, RECEIVED as ON_PAPER
 
-    arrivals, withdrawn = reattributed(arrivals, [a for a in adjustments if a.action == ASSIGN])
+    assignments = [a for a in adjustments if a.action == ASSIGN]
+    arrivals, withdrawn = reattributed(arrivals, assignments)
+    settled = {a.message_id for a in assignments if a.arrived is not None}
+    held = [h for h in held if h.message_id not in settled]
     versions: dict[tuple[str, str, str | None], list[Arrival]] = {}
     for arrival in sorted(arrivals, key=lambda a: local(a.received_at, season)):
         versions.setdefault((arrival.unit, arrival.item, arrival.person), []).append(arrival)
@@ -136,8 +146,9 @@ def status(
         received_at = min(times) if times else None
         arrived = received_at.date() if received_at is not None else None
         state, late_workdays, late_provisional = item_state(cal, due, arrived, as_of)
+        waiting = not times and any(h.may_be(expected.unit, expected.item, expected.person) for h in held)
         if any(a.action == EXEMPTED for a in applying):
-            state, late_workdays, late_provisional = EXEMPT, 0, False
+            state, late_workdays, late_provisional, waiting = EXEMPT, 0, False, False
         rows.append(
             StatusRow(
                 unit=expected.unit,
@@ -149,8 +160,9 @@ def status(
                 received_at=received_at,
                 late_workdays=late_workdays,
                 versions=len(found) + sum(1 for a in applying if a.action == ON_PAPER),
-                warnings=list(found[-1].warnings) if found else [],
+                warnings=list(found[-1].warnings) if found else [HELD_WARNING] if waiting else [],
                 adjustment=_shown_adjustment(applying, withdrawn.get((expected.unit, expected.item, expected.person))),
+                held=waiting,
             )
         )
     return rows

@@ -67,6 +67,7 @@ NO_DOCUMENTS = "no_documents"
 REJECTED = "rejected"
 # Attachment outcomes add one of their own.
 IGNORED = "ignored"
+HELD_PREFIX = "待人力资源科确认："  # the reason of a document held for HR, then why
 
 # Status states (contract: "States").
 RECEIVED = "received"
@@ -186,6 +187,11 @@ class Recognition:
     outcome: str  # ACCEPTED, IGNORED or REJECTED
     reason: str = ""
     documents: list[Document] = field(default_factory=list)
+    # Held for HR (outcome IGNORED, reason starting with HELD_PREFIX): what is known of it, if anything.
+    held: bool = False
+    item: str | None = None
+    unit: str | None = None
+    person: str | None = None
 
 
 # --- log ------------------------------------------------------------------
@@ -325,6 +331,20 @@ class Arrival:
     warnings: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class HeldDocument:
+    """A document held for HR: what it may be, as far as recognition knew (None: not known)."""
+
+    unit: str
+    item: str | None
+    person: str | None
+    message_id: str | None = None  # the message it came in: an 归属 row naming it settles it
+
+    def may_be(self, unit: str, item: str, person: str | None) -> bool:
+        return (self.unit == unit and self.item in (None, item)
+                and (self.person is None or person is None or self.person == person))
+
+
 @dataclass
 class StatusRow:
     unit: str
@@ -338,6 +358,8 @@ class StatusRow:
     versions: int
     warnings: list[str] = field(default_factory=list)
     adjustment: dict | None = None  # {"action": 处理, "note": 说明} of HR's adjustment that applies
+    # Not received, but a document held for HR may be it: not reminded while HR decides.
+    held: bool = False
 
     def to_json(self) -> dict:
         return {

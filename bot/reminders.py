@@ -9,8 +9,7 @@ from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 
-from bot import adjustments, deadlines
-from bot.evaluation.tallies import folder_arrivals
+from bot.reports import season_status
 from bot.outbox import FileAttachment, compose, to_script, write_files
 from bot.records import (
     ITEM_TITLES,
@@ -120,7 +119,7 @@ def select(
 
     digests: dict[str, Digest] = {}
     for row in rows:
-        if row.state not in (PENDING, OVERDUE) or row.due is None:
+        if row.state not in (PENDING, OVERDUE) or row.due is None or row.held:
             continue
         if moot(roster, row):
             continue
@@ -280,9 +279,7 @@ def remind(settings: Settings, as_of: date, dry_run: bool = False) -> list[str]:
     roster = load_roster(settings.config_dir)
     lines: list[str] = []
     with Store.open(settings.paths.data) as store:
-        arrivals = store.arrivals() + folder_arrivals(settings.config_dir, roster, settings.season.timezone)
-        adjusted = adjustments.for_status(settings.config_dir, roster, store)
-        rows = deadlines.status(settings.season, cal, roster, arrivals, store.requested_meetings(), as_of, adjusted)
+        rows = season_status(settings, cal, roster, store, as_of)
         sent = store.reminders_sent()
         already = sorted({recipient for day, recipient, _ in sent if day == as_of})
         for digest in select(settings, cal, roster, rows, sent, as_of):

@@ -20,10 +20,17 @@ def status_rows(settings: Settings, as_of: date, roster: Roster | None = None) -
         roster = load_roster(settings.config_dir)
     calendar = WorkCalendar.load(settings.config_dir)
     with Store.open(settings.paths.data) as store:
-        arrivals, requested = store.arrivals(), store.requested_meetings()
-        adjusted = adjustments.for_status(settings.config_dir, roster, store)
-    arrivals += folder_arrivals(settings.config_dir, roster, settings.season.timezone)
-    return deadlines.status(settings.season, calendar, roster, arrivals, requested, as_of, adjusted)
+        return season_status(settings, calendar, roster, store, as_of)
+
+
+def season_status(settings: Settings, calendar: WorkCalendar, roster: Roster, store: Store,
+                  as_of: date) -> list[StatusRow]:
+    """Every expected item's status: where the store's arrivals, the tallies/ folder, HR's adjustments
+    and the documents held for HR come together for deadlines.status (status, tracker, reminders, summary)."""
+    arrivals = store.arrivals() + folder_arrivals(settings.config_dir, roster, settings.season.timezone)
+    adjusted = adjustments.for_status(settings.config_dir, roster, store)
+    return deadlines.status(settings.season, calendar, roster, arrivals, store.requested_meetings(), as_of,
+                            adjusted, store.held_documents())
 
 
 def log_entries(settings: Settings) -> list[LogEntry]:

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 from bot.errors import StoreError, save_failed
 
 if TYPE_CHECKING:  # built only by the readers below: a poll with nothing new imports no record type
-    from bot.records import Arrival, AttachmentLog, LogEntry, OutboxRow, Outgoing, Recorded, StoredMessage
+    from bot.records import (Arrival, AttachmentLog, HeldDocument, LogEntry, OutboxRow, Outgoing, Recorded,
+                             StoredMessage)
 
 log = logging.getLogger(__name__)
 
@@ -380,6 +381,16 @@ class Store:
         """When the first delivery with this Message-ID arrived, whatever its outcome; None if none did."""
         row = self.db.execute("SELECT MIN(received_at) FROM messages WHERE message_id = ?", (message_id,)).fetchone()
         return datetime.fromisoformat(row[0]) if row and row[0] else None
+
+    def held_documents(self) -> list[HeldDocument]:
+        """The documents waiting for HR's attribution, with what they may be."""
+        from bot.records import HeldDocument
+
+        rows = self.db.execute(
+            "SELECT DISTINCT a.unit, a.item, a.person, m.message_id FROM attachments a JOIN messages m ON m.id = a.message"
+            " WHERE a.held = 1 AND a.unit IS NOT NULL"
+        )
+        return [HeldDocument(unit=r[0], item=r[1], person=r[2], message_id=r[3]) for r in rows]
 
     def arrival_times(self, unit: str, item: str, person: str | None) -> list[datetime]:
         """When each recorded version of one document arrived, oldest first."""

@@ -10,7 +10,6 @@ from pathlib import Path
 
 from bot import adjustments, deadlines
 from bot.evaluation.progress import progress
-from bot.evaluation.tallies import folder_arrivals
 from bot.kickoff import kickoff_sent
 from bot.outbox import FileAttachment, compose, write_files
 from bot.records import (
@@ -25,7 +24,7 @@ from bot.records import (
     StatusRow,
 )
 from bot.reminders import hr_person, moot, owers
-from bot.reports import write_tracker_for
+from bot.reports import season_status, write_tracker_for
 from bot.roster import load_roster
 from bot.settings import Settings
 from bot.store import Store
@@ -93,9 +92,7 @@ def build(settings: Settings, cal: WorkCalendar, roster: Roster, store: Store, a
           calendar_note: bool = False) -> Summary:
     """The day's summary as of as_of, listing mail and arrivals after `since`."""
     season = settings.season
-    arrivals = store.arrivals() + folder_arrivals(settings.config_dir, roster, season.timezone)
-    adjusted = adjustments.for_status(settings.config_dir, roster, store)
-    rows = deadlines.status(season, cal, roster, arrivals, store.requested_meetings(), as_of, adjusted)
+    rows = season_status(settings, cal, roster, store, as_of)
     labels = [STATE_LABELS[s] for s in STATE_ORDER]
     counts = Counter(STATE_LABELS[r.state] for r in rows)
     per_unit: dict[str, Counter] = {unit: Counter() for unit in roster.units}

@@ -7,6 +7,7 @@ from pathlib import PurePosixPath
 
 from bot.records import BALLOT_TALLY, MEETING_REQUEST, PERSONAL_REPORT, RESERVE_RECOMMENDATION, TEAM_REPORT
 from parsers.docx_text import DocxText
+from parsers.fields import Fields
 from parsers.meeting_request import asks_for_meeting
 from parsers.script import compact
 
@@ -22,8 +23,13 @@ _RESERVE_WORDS = re.compile(r"后备干部|后备人选")
 _TALLY_WORDS = re.compile(r"测评.{0,6}统计")  # 民主测评统计表, 测评票统计
 # 领导班子述职报告, 合成车间班子2026年度述职报告 — but not 班子成员王珺述职报告.
 _TEAM_WORDS = re.compile(r"班子(?!成员).{0,10}?述职|班子工作报告")
+_BARE_TITLE = re.compile(r"^(\d{4}年度?)?(工作)?述职报告$")
+_TEAM_SUBTITLE = re.compile(r"^[（(—\-]*(\S{0,12}?)(领导)?班子[）)]?$")
 _MEETING_WORDS = re.compile(r"述职(大)?会")
 _MEETING_ASK = re.compile(r"申请|请示|时间|日期|安排")
+# Words only the season's documents use together: a document with them is not someone's menu.
+_SEASON_WORDS = re.compile(r"述职|评议|考核|评价意见|后备干部|班子")
+SEASON_SCAN_CHARS = 3000
 
 
 def item_in_words(text: str | None) -> str | None:
@@ -46,10 +52,12 @@ def item_in_words(text: str | None) -> str | None:
     return None
 
 
-def item_of_content(doc: DocxText, found: dict[str, str]) -> str | None:
+def item_of_content(doc: DocxText, found: Fields) -> str | None:
     """The item a document's own content says it is: its title first, then its form fields."""
     for line in title_lines(doc):
         if len(compact(line)) <= TITLE_MAX and (item := item_in_words(line)):
+            if _BARE_TITLE.match(compact(line)) and any(_TEAM_SUBTITLE.match(compact(t)) for t in title_lines(doc)):
+                return TEAM_REPORT  # a bare 述职报告 over a line of its own that says whose: （领导班子）
             return item
     if any(label in found for label in ("被评议人", "评议类型", "评价意见")):
         return REVIEW
@@ -65,6 +73,19 @@ def title_lines(doc: DocxText) -> list[str]:
     return doc.lines[:TITLE_LINES]
 
 
+def heading(doc: DocxText) -> str:
+    """The short lines among the title lines: where a document says whose it is, not its sentences
+    (本人在李建国主任的领导下… names someone else than the writer)."""
+    return "\n".join(line for line in title_lines(doc) if len(compact(line)) <= TITLE_MAX)
+
+
 def stem(filename: str | None) -> str:
     """A file name without folders (a container's prefix included) and without its extension."""
     return PurePosixPath((filename or "").replace("\\", "/")).stem
+
+
+def looks_seasonal(doc: DocxText, found: Fields) -> bool:
+    """Whether a document no rule could place still reads as season material (then HR decides)."""
+    if "被评议人" in found or "述职人" in found:
+        return True
+    return bool(_SEASON_WORDS.search(compact(doc.text[:SEASON_SCAN_CHARS])))

@@ -19,7 +19,14 @@ class Context:
 
 
 class Refused(Exception):
-    """The document is recognised but cannot be recorded; str(error) is the reason HR and the sender see."""
+    """The document is recognised but cannot be attributed with confidence: it is held for HR.
+
+    str(error) says why; `person` is the roster person it is most likely about, when there is one.
+    """
+
+    def __init__(self, reason: str, person: str | None = None):
+        super().__init__(reason)
+        self.person = person
 
 
 def content_unit(ctx: Context, written_unit: str, title: str) -> str | None:

@@ -31,7 +31,13 @@ def read_legacy(data: bytes, label: str) -> DocxText:
     """
     suffix = _SUFFIXES.get(label, ".doc")
     try:
-        return read_docx(to_docx(data, suffix))
+        doc = read_docx(to_docx(data, suffix))
+        if doc.tables or label == "RTF":
+            return doc
+        # LibreOffice sometimes imports a .doc's table as one run-on paragraph of all its cells;
+        # antiword keeps the rows apart, and a form must be read by its rows.
+        text = legacy_text(data)
+        return text if text is not None and text.tables else doc
     except ConversionFailed as error:
         log.warning("convert: LibreOffice failed on a %s: %s", label, error)
     except UnreadableDocument:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ _W = {
 }
 _MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
 _OFFICE_DOCUMENT = "/officeDocument"  # the end of the relationship type naming the main part
+_MARGIN_PART = re.compile(r"word/(header|footer)\d*\.xml$")
 # A real report is a few hundred kilobytes of XML; far more is a zip bomb, not a report.
 MAX_XML_BYTES = 30 * 1024 * 1024
 
@@ -39,6 +41,7 @@ class DocxText:
     paragraphs: list[str] = field(default_factory=list)  # outside tables: body, text boxes, content controls
     tables: list[list[list[str]]] = field(default_factory=list)  # table → rows → cell texts; nested tables too
     lines: list[str] = field(default_factory=list)  # every paragraph in reading order, table cells included
+    margins: list[str] = field(default_factory=list)  # page headers and footers: a name is sometimes only there
 
     @property
     def text(self) -> str:
@@ -47,8 +50,9 @@ class DocxText:
 
 def read_docx(data: bytes) -> DocxText:
     """Read a .docx from its bytes; raise UnreadableDocument when it is not one."""
+    main, margins = _main_part(data)
     try:
-        root = etree.fromstring(_main_part(data), _parser())
+        root = etree.fromstring(main, _parser())
     except etree.XMLSyntaxError as error:
         raise UnreadableDocument("文件已损坏，正文无法解析") from error
     body = _first(root, "body")
@@ -56,10 +60,13 @@ def read_docx(data: bytes) -> DocxText:
         raise UnreadableDocument("文件中没有正文")
     out = DocxText()
     _blocks(body, out, in_table=False)
+    for part in margins:
+        out.margins.extend(_margin_lines(part))
     return out
 
 
-def _main_part(data: bytes) -> bytes:
+def _main_part(data: bytes) -> tuple[bytes, list[bytes]]:
+    """The main part's XML and the XML of its page headers and footers."""
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError, OSError) as error:
@@ -68,7 +75,19 @@ def _main_part(data: bytes) -> bytes:
         name = _main_part_name(zf)
         if name is None:
             raise UnreadableDocument("文件已损坏或不是 Word 文档（缺少 word/document.xml）")
-        return _read_capped(zf, name)
+        margins = [_read_capped(zf, n) for n in sorted(zf.namelist()) if _MARGIN_PART.match(n)]
+        return _read_capped(zf, name), margins
+
+
+def _margin_lines(xml: bytes) -> list[str]:
+    """The text lines of one header or footer part; a broken one is skipped, it is not the document."""
+    try:
+        root = etree.fromstring(xml, _parser())
+    except etree.XMLSyntaxError:
+        return []
+    out = DocxText()
+    _blocks(root, out, in_table=False)
+    return out.lines
 
 
 def _main_part_name(zf: zipfile.ZipFile) -> str | None:
@@ -150,7 +169,7 @@ def _blocks(children: Children, out: DocxText, in_table: bool) -> list[str]:
         if local == "p":
             texts.extend(_paragraph(child, out, in_table))
         elif local == "tbl":
-            texts.extend(" ".join(c for c in row if c) for row in _table(child, out))
+            texts.extend(_table(child, out))
         elif local == "sdt":
             texts.extend(_blocks(_sdt_content(child), out, in_table))
         elif local == "mc:AlternateContent":
@@ -200,12 +219,44 @@ def _inline(children: Children, parts: list[str], boxes: list[etree._Element]) -
             _inline(child, parts, boxes)  # runs, drawings, VML shapes, fields: look inside
 
 
-def _table(tbl: etree._Element, out: DocxText) -> list[list[str]]:
+def _table(tbl: etree._Element, out: DocxText) -> list[str]:
+    """Add the table to out.tables as a grid, and return its rows as lines of text.
+
+    In the grid a cell merged across columns stands in each of them and a cell merged down in each
+    row it covers, so a column means the same thing in every row; a line has each cell once.
+    """
     rows: list[list[str]] = []
+    lines: list[str] = []
     out.tables.append(rows)  # reserve the place first: nested tables come after their parent
     for tr in _children(tbl, "tr"):
-        rows.append(["\n".join(_blocks(tc, out, in_table=True)) for tc in _children(tr, "tc")])
-    return rows
+        row: list[str] = []
+        own: list[str] = []
+        for tc in _children(tr, "tc"):
+            span, continued = _merge(tc)
+            text = "\n".join(_blocks(tc, out, in_table=True))
+            own.append(text)
+            if continued and not text and rows and len(row) < len(rows[-1]):
+                text = rows[-1][len(row)]
+            row.extend([text] * span)
+        rows.append(row)
+        lines.append(" ".join(t for t in own if t))
+    return lines
+
+
+def _merge(tc: etree._Element) -> tuple[int, bool]:
+    """How many grid columns a cell spans, and whether it continues the merged cell above it."""
+    props = _first(tc, "tcPr")
+    if props is None:
+        return 1, False
+    span, continued = 1, False
+    for child in props:
+        local = _local(child)
+        value = next((v for k, v in child.attrib.items() if k.endswith("}val")), None)
+        if local == "gridSpan" and value and value.isdigit():
+            span = max(1, min(int(value), 64))
+        elif local == "vMerge":
+            continued = value in (None, "continue")
+    return span, continued
 
 
 def _children(children: Children, local: str) -> list[etree._Element]:

@@ -9,7 +9,10 @@ from dataclasses import replace
 from bot.records import (
     ACCEPTED,
     BALLOT_TALLY,
+    HEAD,
+    HELD_PREFIX,
     IGNORED,
+    LEADER_REVIEW,
     MEETING_REQUEST,
     PERSONAL_REPORT,
     REJECTED,
@@ -25,20 +28,18 @@ from bot.records import (
 )
 from parsers import convert, filekind, pdf, tally, xlsx
 from parsers.checks import personal_report_warnings
-from parsers.classify import REVIEW, item_in_words, item_of_content, stem, title_lines
+from parsers.classify import REVIEW, heading, item_in_words, item_of_content, looks_seasonal, stem, title_lines
 from parsers.context import Context, Refused, content_unit, resolve_person, unit_for
 from parsers.docx_text import DocxText, read_docx
 from parsers.errors import UnreadableDocument
-from parsers.fields import fields
+from parsers.fields import Fields, fields
 from parsers.meeting_request import request_in
 from parsers.reviews import review_documents
-from parsers.whose import name_from_filename, people_in_text
+from parsers.whose import filename_disagrees, name_from_filename, people_in_text, signers
 
 log = logging.getLogger(__name__)
 
 NOT_SEASON = "不是本次考核的材料"
-# Every label any form or free-form document uses for a single value.
-LABELS = ("单位", "姓名", "述职人", "职务", "日期", "被评议人", "评议人", "评议人职务", "评议类型", "评价意见")
 
 # The formats read into a DocxText (bytes, filekind's label), so one classification serves them all.
 _READERS: dict[str, Callable[[bytes, str], DocxText]] = {
@@ -97,42 +98,61 @@ def _tally(data: bytes, ctx: Context) -> Recognition:
     return Recognition(ACCEPTED, documents=[Document(BALLOT_TALLY, sheet.unit, None, warnings)])
 
 
-def _refuse_tally(doc: DocxText, found: dict[str, str], ctx: Context) -> list[Document]:
-    raise Refused("民主测评统计表请在人力资源科下发的 Excel 统计表中填写后原样发送，不要另存为其他格式或复制到新表")
-
-
 def _scanned_pdf(ctx: Context) -> Recognition:
-    """A PDF without text (a scan): the item its file name or the subject names, with a warning for HR."""
+    """A PDF without text (a scan): taken by its file name or subject when they say which document and,
+    for one person's document, whose; otherwise held for HR, who can look at the image."""
+    unread = "PDF 内容无法读取（可能是扫描件），"
     if item_in_words(stem(ctx.filename)) is None and item_in_words(ctx.mail.subject) is None:
-        return Recognition(IGNORED, "PDF 内容无法读取（可能是扫描件），文件名和邮件主题也未写明是哪份材料")
+        return held(ctx, unread + "文件名和邮件主题也未写明是哪份材料")
     result = recognise_docx(DocxText(), ctx)
+    if result.held:
+        return replace(result, reason=HELD_PREFIX + unread + result.reason.removeprefix(HELD_PREFIX))
+    named = {p.name for p in people_in_text(f"{stem(ctx.filename)}\n{ctx.mail.subject}", ctx.roster.people)}
+    if any(d.person and d.person not in named for d in result.documents):
+        first = result.documents[0]
+        return held(ctx, unread + "文件名和邮件主题也未写明是谁的材料", first.item)
     result.documents = [replace(d, warnings=(*d.warnings, pdf.SCANNED_WARNING)) for d in result.documents]
     return result
 
 
+def held(ctx: Context, why: str, item: str | None = None, person: str | None = None) -> Recognition:
+    """A readable document hrbot cannot attribute with confidence: kept for HR to decide."""
+    return Recognition(IGNORED, HELD_PREFIX + why, held=True, item=item, unit=ctx.sender.unit, person=person)
+
+
 def recognise_docx(doc: DocxText, ctx: Context) -> Recognition:
     """Decide a document read as a DocxText: the item from its content, else its file name, else the mail subject."""
-    found = fields(doc, LABELS)
+    found = fields(doc)
     item = item_of_content(doc, found) or item_in_words(stem(ctx.filename)) or item_in_words(ctx.mail.subject)
     if item is None:
         meeting = request_in(doc.text, ctx.sender, ctx.year)
         if meeting:
             return Recognition(ACCEPTED, documents=[meeting])
+        if looks_seasonal(doc, found):
+            return held(ctx, "文件内容与考核有关，但未能确定是哪份材料")
         return Recognition(IGNORED, "未能识别为本次考核的材料")
+    if item == BALLOT_TALLY:  # counted only from the workbook HR sent out: the sender must send that one
+        return Recognition(REJECTED, "民主测评统计表请在人力资源科下发的 Excel 统计表中填写后原样发送，不要另存为其他格式或复制到新表")
     try:
         documents = _BUILDERS[item](doc, found, ctx)
     except Refused as refused:
-        return Recognition(REJECTED, str(refused))
+        return held(ctx, str(refused), LEADER_REVIEW if item == REVIEW else item, refused.person)
     log.debug("%s: %s", ctx.filename, documents)
     return Recognition(ACCEPTED, documents=documents)
 
 
-def _personal_report(doc: DocxText, found: dict[str, str], ctx: Context) -> list[Document]:
+def _personal_report(doc: DocxText, found: Fields, ctx: Context) -> list[Document]:
     title = "\n".join(title_lines(doc))
-    written = found.get("姓名") or found.get("述职人") or _name_elsewhere(title, ctx)
+    unit_named = content_unit(ctx, found.get("单位", ""), title)
+    written = found.get("述职人") or found.get("姓名")
+    in_content = bool(written) or bool(written := _named_in_content(doc, ctx))
     if not written:
-        raise Refused("未能确定这是谁的述职报告，请在报告中写明姓名")
-    person, warnings = resolve_person(ctx, written, content_unit(ctx, found.get("单位", ""), title), "报告中的姓名")
+        written = _name_elsewhere(ctx)
+    if not written:
+        raise Refused("未能确定这是谁的述职报告（报告中没有写明姓名）")
+    person, warnings = resolve_person(ctx, written, unit_named, "报告中的姓名")
+    if in_content:
+        warnings += filename_disagrees(ctx.filename, ctx.roster, person)
     if person.role not in REPORTING_ROLES:
         warnings.append(f"名单中{person.name}的角色是{person.role}，不在需要提交个人述职报告的范围内")
     if doc.lines:  # a scan has no text to check the four parts in
@@ -140,36 +160,54 @@ def _personal_report(doc: DocxText, found: dict[str, str], ctx: Context) -> list
     return [Document(item=PERSONAL_REPORT, unit=person.unit, person=person.name, warnings=tuple(warnings))]
 
 
-def _name_elsewhere(title: str, ctx: Context) -> str | None:
-    """The reporter when the content has no name field: a roster name in the title lines, the file
-    name, the subject (when it names one person), else the sender (a cadre sending their own report)."""
+def _named_in_content(doc: DocxText, ctx: Context) -> str | None:
+    """A roster name the report carries without a label: in its title lines, signed at its end beside
+    the date, or in its page header or footer (the sender's unit first, in the title the whole roster)."""
     home = ctx.roster.people_in(ctx.sender.unit)
-    for text in (title, stem(ctx.filename)):
-        hits = people_in_text(text, home) or people_in_text(text, ctx.roster.people)
-        if hits:
-            return hits[0].name
+    title = heading(doc)
+    hits = people_in_text(title, home) or people_in_text(title, ctx.roster.people)
+    if hits:
+        return hits[0].name
+    signed = signers(doc, home)
+    if len(signed) == 1:
+        return signed[0].name
+    margin = people_in_text("\n".join(doc.margins), home)
+    if len(margin) == 1:
+        return margin[0].name
+    return None
+
+
+def _name_elsewhere(ctx: Context) -> str | None:
+    """The reporter when the content names nobody: a roster name in the file name, a name-shaped file
+    name, the subject (when it names one person), else a sender who is not the unit head (a cadre
+    sending their own report; the head sends on everyone's, so their mail proves nothing)."""
+    home = ctx.roster.people_in(ctx.sender.unit)
+    text = stem(ctx.filename)
+    hits = people_in_text(text, home) or people_in_text(text, ctx.roster.people)
+    if hits:
+        return hits[0].name
     from_name = name_from_filename(ctx.filename, ctx.roster)
     if from_name:
         return from_name
     hits = people_in_text(ctx.mail.subject, home)
     if len(hits) == 1:
         return hits[0].name
-    return ctx.sender.name if ctx.sender.role in REPORTING_ROLES else None
+    return ctx.sender.name if ctx.sender.role in REPORTING_ROLES and ctx.sender.role != HEAD else None
 
 
-def _team_report(doc: DocxText, found: dict[str, str], ctx: Context) -> list[Document]:
+def _team_report(doc: DocxText, found: Fields, ctx: Context) -> list[Document]:
     named = content_unit(ctx, found.get("单位", ""), "\n".join(title_lines(doc)))
     unit, warnings = unit_for(ctx, named, found.get("述职人"))
     return [Document(item=TEAM_REPORT, unit=unit, person=None, warnings=tuple(warnings))]
 
 
-def _reserve_recommendation(doc: DocxText, found: dict[str, str], ctx: Context) -> list[Document]:
+def _reserve_recommendation(doc: DocxText, found: Fields, ctx: Context) -> list[Document]:
     named = content_unit(ctx, found.get("单位", ""), "\n".join(title_lines(doc)))
     unit, warnings = unit_for(ctx, named, None)
     return [Document(item=RESERVE_RECOMMENDATION, unit=unit, person=None, warnings=tuple(warnings))]
 
 
-def _meeting_request(doc: DocxText, found: dict[str, str], ctx: Context) -> list[Document]:
+def _meeting_request(doc: DocxText, found: Fields, ctx: Context) -> list[Document]:
     meeting = request_in(doc.text, ctx.sender, ctx.year)
     if meeting is None:
         raise Refused("申请召开述职大会的文件中没有写明日期")
@@ -182,5 +220,4 @@ _BUILDERS = {
     REVIEW: review_documents,
     RESERVE_RECOMMENDATION: _reserve_recommendation,
     MEETING_REQUEST: _meeting_request,
-    BALLOT_TALLY: _refuse_tally,
 }

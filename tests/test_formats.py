@@ -167,9 +167,10 @@ def test_scanned_pdf_is_accepted_by_its_file_name_with_a_warning():
     assert result.documents[0].warnings == (SCANNED_WARNING,)
 
 
-def test_scanned_pdf_named_by_nothing_is_ignored():
+def test_scanned_pdf_named_by_nothing_is_held_for_hr():
     result = _recognise(_blank_pdf(), "scan0001.pdf", subject="你好")
-    assert result.outcome == IGNORED and "扫描件" in result.reason
+    assert result.outcome == IGNORED and result.held and "扫描件" in result.reason
+    assert result.reason.startswith("待人力资源科确认：") and result.unit == "合成车间"
 
 
 def test_pdf_with_open_password_is_rejected():

@@ -43,7 +43,7 @@ from parsers.forms import (
     fill_union_review,
     write_forms,
 )
-from parsers.recognise import LABELS
+from parsers.fields import SYNONYMS
 
 HEAD_ = Person("合成车间", "李建国", HEAD, "lijianguo@tengfei.example")
 SECRETARY_ = Person("合成车间", "刘芳", SECRETARY, "liufang@tengfei.example")
@@ -84,7 +84,7 @@ def test_write_forms_names_and_labels(tmp_path: Path) -> None:
 
 def test_the_recogniser_reads_every_head_field_the_forms_write() -> None:
     written = {*TEAM_FIELDS, *PERSONAL_FIELDS, *REVIEW_FIELDS, *RESERVE_FIELDS}
-    assert written <= set(LABELS)
+    assert written <= set(SYNONYMS)
 
 
 def test_blank_personal_form_sent_back_warns_every_part(tmp_path: Path) -> None:

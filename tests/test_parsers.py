@@ -155,16 +155,18 @@ def test_recognise_name_falls_back_to_sender() -> None:
     assert _only(_recognise(data, "附件2 科级干部个人述职报告.docx", sender=sender)) == (PERSONAL_REPORT, "合成车间", "孙强")
 
 
-def test_recognise_unknown_name_rejected() -> None:
+def test_recognise_unknown_name_held_for_hr() -> None:
     result = _recognise(fill_personal_report("合成车间", "张三", "副主任"))
-    assert result.outcome == REJECTED
-    assert result.reason == "报告中的姓名“张三”不在合成车间的名单中"
+    assert (result.outcome, result.held) == (IGNORED, True)
+    assert result.reason == "待人力资源科确认：报告中的姓名“张三”不在合成车间的名单中"
+    assert (result.item, result.unit, result.person) == (PERSONAL_REPORT, "合成车间", None)
 
 
-def test_recognise_unknown_name_from_file_name_rejected() -> None:
+def test_recognise_unknown_name_from_file_name_held_for_hr() -> None:
     data = _free_form("述职报告", "今年的工作如下。")
     result = _recognise(data, "张三述职报告.docx")
-    assert (result.outcome, result.reason) == (REJECTED, "报告中的姓名“张三”不在合成车间的名单中")
+    assert (result.outcome, result.held) == (IGNORED, True)
+    assert result.reason == "待人力资源科确认：报告中的姓名“张三”不在合成车间的名单中"
 
 
 def test_recognise_other_unit_named_and_person_belongs_there() -> None:
@@ -189,9 +191,9 @@ def test_recognise_secretary_unlabeled_review_is_review_of_head() -> None:
     assert _only(_recognise(data, "评价意见.docx", sender=SECRETARY_OF_SYNTHESIS)) == (LEADER_REVIEW, "合成车间", "李建国")
 
 
-def test_recognise_review_of_non_team_member_rejected() -> None:
+def test_recognise_review_of_non_team_member_held_for_hr() -> None:
     result = _recognise(fill_review("合成车间", "孙强", "工艺员", "李建国", "主任"))
-    assert result.outcome == REJECTED
+    assert (result.outcome, result.held, result.item, result.person) == (IGNORED, True, LEADER_REVIEW, "孙强")
     assert "不是合成车间的班子成员" in result.reason
 
 

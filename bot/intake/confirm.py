@@ -14,16 +14,18 @@ from bot.templates import render
 log = logging.getLogger(__name__)
 
 TEMPLATE = "confirmation.txt.j2"
+HELD_TEMPLATE = "held.txt.j2"  # every document of the message waits for HR to say what and whose it is
+HELD_NOTE = "已收到，需人力资源科核对后登记，无需重新发送"
 
 
 def confirmation(job: Job, ctx: Context) -> None:
-    """One confirmation per accepted message, to the sender's roster address only.
-
-    A new mail whose files were all received before is answered too, saying so (nothing changes).
-    """
+    """One confirmation per message with documents, to the sender's roster address only: what was
+    recorded; for a new mail whose files were all received before, that nothing changed; when every
+    document waits for HR's attribution, that the files arrived."""
     settings, sender = ctx.settings, job.sender
     already = _already(job, ctx)
-    if sender is None or not (job.documents or already):
+    held = [a for a in job.entry.attachments if a.held]
+    if sender is None or not (job.documents or already or held):
         return
     # The address the submission came from (one of the sender's roster addresses, as checks.sender found it).
     address = job.mail.from_addr if job.mail.from_addr in sender.emails else sender.email
@@ -34,10 +36,15 @@ def confirmation(job: Job, ctx: Context) -> None:
         # A loop with a misbehaving client would otherwise mail this person all day.
         log.warning("confirm: %s already answered %d times today, no confirmation", address, answered)
         return
-    subject, text = render(
-        settings, TEMPLATE, sender=sender, subject=job.mail.subject or "(无主题)", received_at=arrived,
-        items=_items(job, ctx, arrived), problems=_problems(job), already=already,
-    )
+    if job.documents or already:
+        subject, text = render(
+            settings, TEMPLATE, sender=sender, subject=job.mail.subject or "(无主题)", received_at=arrived,
+            items=_items(job, ctx, arrived), problems=_problems(job), already=already,
+        )
+    else:
+        subject, text = render(settings, HELD_TEMPLATE, sender=sender, subject=job.mail.subject or "(无主题)",
+                               received_at=arrived, files=[a.filename or "（无文件名的附件）" for a in held],
+                               problems=[p for p in _problems(job) if p["reason"] != HELD_NOTE])
     job.outgoing.append(compose(
         settings, "confirmation", [address], subject, text,
         in_reply_to=job.mail.message_id, references=job.mail.references,
@@ -68,7 +75,8 @@ def _items(job: Job, ctx: Context, arrived) -> list[dict]:
 
 
 def _problems(job: Job) -> list[dict]:
-    return [{"filename": a.filename, "reason": a.reason} for a in job.entry.attachments if a.outcome == REJECTED]
+    return [{"filename": a.filename, "reason": HELD_NOTE if a.held else a.reason} for a in job.entry.attachments
+            if a.held or a.outcome == REJECTED]
 
 
 def _already(job: Job, ctx: Context) -> list[dict]:

@@ -34,6 +34,11 @@ def documents(job: Job, ctx: Context) -> None:
         entry = AttachmentLog(filename=part.filename, outcome=recognition.outcome, reason=recognition.reason,
                               sha256=sha)
         job.entry.attachments.append(entry)
+        if recognition.held:  # kept for HR to attribute: bytes saved, what is known recorded
+            entry.held = True
+            entry.item, entry.unit, entry.person = recognition.item, recognition.unit, recognition.person
+            entry.saved_as = save(ctx.store.data_dir, part.data)
+            continue
         if recognition.outcome != ACCEPTED or not recognition.documents:
             continue
         first = recognition.documents[0]
@@ -48,6 +53,12 @@ def documents(job: Job, ctx: Context) -> None:
     if request is not None and not any(d.item == request.item for d, _ in job.documents):
         job.documents.append((request, None))
     if job.documents:
+        return
+    held = [a for a in job.entry.attachments if a.held]
+    if held:
+        # Not a Stop: the sender is still told the file arrived (confirm.confirmation).
+        job.entry.outcome = NO_DOCUMENTS
+        job.entry.reason = "；".join(f"{a.filename or '附件'}：{a.reason}" for a in held)
         return
     rejected = [a for a in job.entry.attachments if a.outcome == REJECTED]
     if rejected:
