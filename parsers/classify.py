@@ -15,6 +15,7 @@ REVIEW = "review"  # 附件3, either review: which one is decided from the form'
 
 TITLE_LINES = 6  # the title is among the first lines (after "附件2", a date line, a logo's caption)
 TITLE_MAX = 40  # a longer line is a sentence, not a title
+_SENTENCE_MARKS = re.compile(r"[，。；！？,;!?]")  # a title has none of these
 # A meeting request is a short note; a long document that mentions the meeting is something else.
 MEETING_NOTE_MAX = 800
 
@@ -75,8 +76,9 @@ def title_lines(doc: DocxText) -> list[str]:
 
 def heading(doc: DocxText) -> str:
     """The short lines among the title lines: where a document says whose it is, not its sentences
-    (本人在李建国主任的领导下… names someone else than the writer)."""
-    return "\n".join(line for line in title_lines(doc) if len(compact(line)) <= TITLE_MAX)
+    (本人在李建国主任的领导下… names someone else than the writer; a short one still has its commas)."""
+    return "\n".join(line for line in title_lines(doc)
+                     if len(compact(line)) <= TITLE_MAX and not _SENTENCE_MARKS.search(line))
 
 
 def stem(filename: str | None) -> str:

@@ -356,6 +356,9 @@ def _personal_reports() -> list[Case]:
     add(Case("report-names-nobody-filename-words", PERSONAL, "科级干部述职报告-修改.docx", "李建国", word(
         "述职报告", *REPORT_BODY), held="谁的述职报告"))
     add(Case("report-names-nobody", PERSONAL, "述职报告.docx", "李建国", word("述职报告", *REPORT_BODY), held="谁的述职报告"))
+    # A short sentence naming the head under the title is no title line: the sender's own name proves nothing.
+    add(Case("report-short-sentence-names-the-head", PERSONAL, "述职报告(1).docx", "李建国",
+             word("述职报告", "在李建国主任的领导下，我认真完成了全年工作。"), held="谁的述职报告"))
     add(Case("not-on-roster", PERSONAL, "述职报告.docx", "赵志刚", word(
         "述职报告", _head_table(JH, "张三"), *REPORT_BODY), held="张三"))
     return cases
