@@ -256,8 +256,8 @@ def plan(size: Size, config_dir: Path, rng: random.Random) -> Plan:
 
 def _unit_messages(rng: random.Random, roster, unit) -> list[Candidate]:
     """Every message a diligent unit would send in a season."""
-    from bot.records import HEAD, LEADER_REVIEW, MEETING_REQUEST, PERSONAL_REPORT, REPORTING_ROLES, TEAM_REPORT, \
-        UNION_REVIEW
+    from bot.records import HEAD, REPORTING_ROLES
+    from bot.items import LEADER_REVIEW, MEETING_REQUEST, PERSONAL_REPORT, TEAM_REPORT, UNION_REVIEW
 
     people = roster.people_in(unit.name)
     head = roster.head_of(unit.name)

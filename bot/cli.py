@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sqlite3
 import sys
 from contextlib import nullcontext
 from datetime import date, datetime
 from pathlib import Path
 
 from bot.errors import HrbotError
+from bot.store import DatabaseError
 
 log = logging.getLogger("hrbot")
 
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         # The reader (head, less) went away: not a failure; keep Python from complaining at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (OSError, sqlite3.Error) as error:  # the machine's failure, said in one line
+    except (OSError, DatabaseError) as error:  # the machine's failure, said in one line
         if args.debug:
             raise
         print(f"hrbot: {_environment_line(args, error)}", file=sys.stderr)
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _environment_line(args, error: Exception) -> str:
-    if isinstance(error, sqlite3.Error):
+    if isinstance(error, DatabaseError):
         from bot.store import STORE_FILE, store_error
 
         settings = getattr(args, "loaded_settings", None)
@@ -324,7 +324,7 @@ def cmd_forms(args) -> int:
 
 
 def cmd_kickoff(args) -> int:
-    from bot.reminders import kickoff
+    from bot.kickoff import kickoff
 
     settings = _settings(args)
     for line in kickoff(settings, dry_run=args.dry_run, force=args.force):
@@ -363,7 +363,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_adjust(args) -> int:
-    from bot.adjustments import adjust
+    from bot.adjust import adjust
 
     settings = _settings(args)
     for line in adjust(settings, args.action, unit=args.unit, item=args.item, person=args.person, day=args.date,

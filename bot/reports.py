@@ -7,7 +7,8 @@ from pathlib import Path
 
 from bot import adjustments, deadlines
 from bot.evaluation.tallies import folder_arrivals
-from bot.records import ITEM_TITLES, LogEntry, OutboxRow, Roster, StatusRow
+from bot.records import LogEntry, OutboxRow, Roster, StatusRow
+from bot.items import item_title
 from bot.roster import load_roster
 from bot.settings import Settings
 from bot.store import Store
@@ -80,7 +81,7 @@ def status_table(rows: list[StatusRow]) -> str:
     for r in rows:
         late = f" 迟{r.late_workdays}个工作日" if r.late_workdays else ""
         due = r.due.isoformat() if r.due else "待定"
-        lines.append(f"{r.unit}\t{ITEM_TITLES[r.item]}\t{r.person or ''}\t截止 {due}\t"
+        lines.append(f"{r.unit}\t{item_title(r.item)}\t{r.person or ''}\t截止 {due}\t"
                      f"{STATE_LABELS[r.state]}{late}" + (f"\t{'；'.join(r.warnings)}" if r.warnings else ""))
     return "\n".join(lines)
 
@@ -90,7 +91,7 @@ def log_table(entries: list[LogEntry], outgoing: list[OutboxRow] = ()) -> str:
     for e in entries:
         lines.append(f"{e.received_at:%Y-%m-%d %H:%M}\t{e.from_addr or '-'}\t{e.outcome}\t{e.reason}")
         for a in e.attachments:
-            what = ITEM_TITLES.get(a.item, "") if a.item else ""
+            what = item_title(a.item, "") if a.item else ""
             lines.append(f"\t{a.filename or '（无名）'}\t{a.outcome}\t{what}\t{a.person or ''}\t{a.reason}")
     if outgoing:
         lines.append(f"\n需要人工处理的发出邮件（{len(outgoing)} 封）：")

@@ -14,7 +14,7 @@ from docx.oxml.ns import qn
 from docx.shared import Pt
 
 from bot.crashpoints import write_atomically
-from bot.records import LEADER_REVIEW, PERSONAL_REPORT, RESERVE_RECOMMENDATION, TEAM_REPORT, UNION_REVIEW
+from bot.items import LEADER_REVIEW, PERSONAL_REPORT, RESERVE_RECOMMENDATION, TEAM_REPORT, UNION_REVIEW, form_files
 from parsers import samples
 
 # --- the forms' words: the recogniser reads documents by these -------------------
@@ -24,12 +24,8 @@ PERSONAL_TITLE = "科级干部个人述职报告"
 REVIEW_TITLE = "民主评议考核表"
 RESERVE_TITLE = "科级后备干部推荐表"
 
-FORM_FILES = {
-    TEAM_REPORT: "附件1 班子述职报告.docx",
-    PERSONAL_REPORT: "附件2 科级干部个人述职报告.docx",
-    LEADER_REVIEW: "附件3 民主评议考核表.docx",  # the union review uses the same form
-    RESERVE_RECOMMENDATION: "附件4 科级后备干部推荐表.docx",
-}
+# The forms' file names, by the first item each answers (bot.items says which form answers which item).
+FORM_FILES = form_files()
 
 TEAM_FIELDS = ("单位", "述职人", "日期")
 TEAM_ASPECTS = ("政治素质", "领导能力", "工作业绩", "团结协作", "作风形象")
@@ -69,20 +65,25 @@ RESERVE_COLUMNS = ("序号", "姓名", "性别", "出生年月", "现任职务",
 RESERVE_ROWS = 5
 
 
+def blank_forms() -> dict[str, bytes]:
+    """The blank forms 附件1–4, made in memory, by file name in FORM_FILES order."""
+    blanks = {
+        TEAM_REPORT: lambda: _team_report("", "", None, blank=True),
+        PERSONAL_REPORT: lambda: _personal_report("", "", "", None, {n: "" for n in PERSONAL_PARTS}),
+        LEADER_REVIEW: lambda: _review("", None, "", "", "", [("", "", "")] * REVIEW_ROWS),
+        RESERVE_RECOMMENDATION: lambda: _reserve("", None, [("", "", "", "", "")] * RESERVE_ROWS),
+    }
+    return {name: _bytes(blanks[item]()) for item, name in FORM_FILES.items()}
+
+
 def write_forms(folder: Path) -> list[Path]:
     """Write the blank forms 附件1–4 into folder (created if needed); return their paths."""
     folder.mkdir(parents=True, exist_ok=True)
-    blanks = {
-        TEAM_REPORT: _team_report("", "", None, blank=True),
-        PERSONAL_REPORT: _personal_report("", "", "", None, {n: "" for n in PERSONAL_PARTS}),
-        LEADER_REVIEW: _review("", None, "", "", "", [("", "", "")] * REVIEW_ROWS),
-        RESERVE_RECOMMENDATION: _reserve("", None, [("", "", "", "", "")] * RESERVE_ROWS),
-    }
     paths = []
-    for item, doc in blanks.items():
-        path = folder / FORM_FILES[item]
-        # Made in memory, then written whole: a full disk leaves no half-written form behind.
-        write_atomically(path, doc.save, mode=0o644)
+    for name, data in blank_forms().items():
+        path = folder / name
+        # Written whole: a full disk leaves no half-written form behind.
+        write_atomically(path, data, mode=0o644)
         paths.append(path)
     return paths
 

@@ -21,7 +21,8 @@ from bot.demo import build_message
 from bot.evaluation.ballots import write_ballots
 from bot.evaluation.sheets import fill_tally, write_tally_sheets
 from bot.poll import poll_once
-from bot.records import BALLOT_TALLY, CADRE_LEVELS, Roster
+from bot.records import CADRE_LEVELS, Roster
+from bot.items import BALLOT_TALLY
 from bot.reports import status_rows
 from bot.roster import load_roster
 from bot.settings import load

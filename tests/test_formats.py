@@ -19,7 +19,8 @@ from pypdf import PdfReader, PdfWriter
 from bot.intake import extract
 from bot.intake.decode import decode
 from bot.intake.unpack import ContainerRefused, Listed, expand, unpack
-from bot.records import ACCEPTED, IGNORED, PERSONAL_REPORT, REJECTED, UNION_REVIEW, Mail, Part, Recognition
+from bot.records import ACCEPTED, IGNORED, REJECTED, Mail, Part, Recognition
+from bot.items import PERSONAL_REPORT, UNION_REVIEW
 from bot.roster import load_roster
 from bot.settings import EXAMPLE_CONFIG, Limits
 from parsers import convert, recognise

@@ -19,13 +19,10 @@ from bot.records import (
     HEAD,
     IGNORED,
     LATE,
-    LEADER_REVIEW,
     NO_DOCUMENTS,
     OVERDUE,
     PENDING,
-    PERSONAL_REPORT,
     RECEIVED,
-    TEAM_REPORT,
     AttachmentLog,
     LogEntry,
     Person,
@@ -33,6 +30,7 @@ from bot.records import (
     StatusRow,
     Unit,
 )
+from bot.items import LEADER_REVIEW, PERSONAL_REPORT, TEAM_REPORT
 from bot.tracker import tracker_path, write_tracker
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
