@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.intake.decode import content_hash, decode, html_to_text
-from bot.intake.charsets import decode_bytes
-from bot.intake.names import decode_words, file_name, lenient_base64, params, sender
+from bot.mime.charsets import decode_bytes
+from bot.mime.names import decode_words, file_name, lenient_base64, params, sender
 from bot.records import Mail, Part
 
 MAIL = Path(__file__).parent / "data" / "mail"

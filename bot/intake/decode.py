@@ -15,8 +15,8 @@ from email.policy import Compat32
 from html.parser import HTMLParser
 
 from bot.intake.bigbodies import CUT_ATTR, cut_big_bodies, restore, transfer_encoding
-from bot.intake.charsets import decode_bytes
-from bot.intake.names import (
+from bot.mime.charsets import decode_bytes
+from bot.mime.names import (
     clean_name,
     decode_words,
     file_name,

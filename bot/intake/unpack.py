@@ -20,8 +20,8 @@ from typing import Any
 from bot.errors import HrbotError
 from bot.intake.decode import decode
 from bot.intake.limits import over
-from bot.intake.charsets import decode_bytes
-from bot.intake.names import clean_name
+from bot.mime.charsets import decode_bytes
+from bot.mime.names import clean_name
 from bot.records import Part
 from bot.settings import Limits
 from parsers import filekind

@@ -3,7 +3,7 @@
 For mail whose body is never downloaded (contract: Containers, "the parts are listed as the
 message's structure shows them"). The leaves, what counts as a part and how it is named follow
 bot.intake.decode (_leaves, _as_part): the same parameter decoding (RFC 2047 inside quotes,
-RFC 2231, gb2312 read as GBK, raw 8-bit bytes) through bot.intake.names, and the same charset
+RFC 2231, gb2312 read as GBK, raw 8-bit bytes) through bot.mime.names, and the same charset
 hint, the first charset the message declares.
 
 The server has already parsed the parameters: dovecot joins RFC 2231 continuations into one
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.intake.names import clean_name, decode_words, param_text
+from bot.mime.names import clean_name, decode_words, param_text
 from bot.records import Part
 
 _MAX_DEPTH = 40  # as decode: deeper nesting is an attack or a loop, not a mail

@@ -8,7 +8,7 @@ import re
 import unicodedata
 import urllib.parse
 
-from bot.intake.charsets import decode_bytes, decode_raw
+from bot.mime.charsets import decode_bytes, decode_raw
 
 # An RFC 2047 encoded word, read leniently (charset may carry an RFC 2231 "*lang").  The text
 # excludes "?" so a huge header full of "=?" starts cannot make the search quadratic.
