@@ -1,0 +1,110 @@
+"""The boundaries of the tree, checked from the source: who may import what, and no import cycle."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("bot", "parsers")
+NETWORK = {"imapclient", "exchangelib", "smtplib", "socket", "ssl", "imaplib", "poplib", "http", "urllib",
+           "requests", "aiosmtpd", "email.mime", "email.generator", "bot.senders", "bot.sources", "bot.store"}
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+MODULES = _modules()
+
+
+def imports_of(name: str) -> set[str]:
+    """Every module a module imports, at its top or inside a function (TYPE_CHECKING blocks left out)."""
+    path = MODULES[name]
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    typing_only = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+                   for stmt in node.body for n in ast.walk(stmt)}
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, *([base] if base else [])])
+            # `from bot import deadlines` imports the module bot.deadlines (and bot's __init__, which says nothing)
+            submodules = {f"{base}.{a.name}" for a in node.names} & set(MODULES)
+            found.update(submodules)
+            if len(submodules) < len(node.names):
+                found.add(base)
+    return found
+
+
+def _under(module: str, prefix: str) -> bool:
+    return module == prefix or module.startswith(prefix + ".")
+
+
+def _offenders(where: str, banned: set[str] | str, allowed: tuple[str, ...] = ()) -> list[str]:
+    banned = {banned} if isinstance(banned, str) else banned
+    return sorted(
+        f"{name} imports {imported}"
+        for name in MODULES if _under(name, where) and name not in allowed
+        for imported in imports_of(name) if any(_under(imported, b) for b in banned)
+    )
+
+
+def test_architecture_sees_the_tree():
+    assert {"bot.store", "bot.workdays", "parsers.recognise", "bot.sources.imap"} <= set(MODULES)
+    assert "bot.items" in imports_of("bot.deadlines")
+    assert "bot.kickoff" in imports_of("bot.cli")  # an import inside a function counts
+
+
+def test_architecture_sqlite_only_in_the_store():
+    assert _offenders("bot", "sqlite3", allowed=("bot.store",)) + _offenders("parsers", "sqlite3") == []
+
+
+def test_architecture_parsers_touch_neither_network_nor_store():
+    assert _offenders("parsers", NETWORK) == []
+
+
+def test_architecture_working_days_only_in_workdays():
+    assert _offenders("bot", "chinese_calendar", allowed=("bot.workdays",)) + _offenders("parsers", "chinese_calendar") == []
+
+
+@pytest.mark.parametrize("later", ["parsers", "bot.intake"])
+def test_architecture_sources_do_not_import_later_stages(later):
+    assert _offenders("bot.sources", later) == []
+
+
+def test_architecture_no_import_cycle():
+    graph = {name: {m for m in imports_of(name) if m in MODULES and m != name} for name in MODULES}
+    # A package's __init__ importing its own modules is how a package is read, not a cycle.
+    for name, edges in graph.items():
+        graph[name] = {m for m in edges if not (_under(m, name) and MODULES[name].name == "__init__.py")}
+    cycles = []
+    state: dict[str, int] = {}
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                cycles.append(" → ".join(path[path.index(nxt):] + [node, nxt]) if nxt in path else f"{node} → {nxt}")
+            elif nxt not in state:
+                visit(nxt, [*path, node])
+        state[node] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [])
+    assert cycles == []
