@@ -17,15 +17,14 @@ from html.parser import HTMLParser
 from bot.intake.bigbodies import CUT_ATTR, cut_big_bodies, restore, transfer_encoding
 from bot.mime.charsets import decode_bytes
 from bot.mime.names import (
-    clean_name,
     decode_words,
-    file_name,
     lenient_base64,
     params,
     sender,
     to_bytes,
     unfold,
 )
+from bot.mime.parts import forward_name, name_part
 from bot.records import Mail, Part
 
 log = logging.getLogger(__name__)
@@ -291,21 +290,19 @@ def _as_part(leaf: Message, top: bool, in_report: bool, hint: str | None) -> Par
     structure shows it, not as a forwarded document.
     """
     disposition = _header(leaf, "Content-Disposition") or ""
-    name = file_name(disposition, _header(leaf, "Content-Type"), hint)
     ctype = leaf.get_content_type()
     kind = disposition.split(";", 1)[0].strip().lower()
-    is_body_text = ctype in ("text/plain", "text/html") or (
-        leaf.get_content_maintype() == "multipart"  # a multipart whose boundary never came
-    )
-    if name is None and is_body_text and (kind != "attachment" or top):
+    named = name_part(ctype, kind, params(_header(leaf, "Content-Type") or ""), params(disposition), top, hint)
+    if named.body_text:
         return None
+    name = named.filename
     if ctype == "message/rfc822":
         data = _message_bytes(leaf)
         if name is None and not in_report:
             name = _forward_name(leaf, hint)
     else:
         data = _payload(leaf)
-    return Part(filename=name, content_type=ctype, data=data, inline=kind == "inline")
+    return Part(filename=name, content_type=ctype, data=data, inline=named.inline)
 
 
 def _forward_name(leaf: Message, hint: str | None) -> str:
@@ -315,12 +312,11 @@ def _forward_name(leaf: Message, hint: str | None) -> str:
     a Latin-1 SpamAssassin report); without a subject, the part's description names it.
     """
     inner = leaf.get_payload(0) if leaf.is_multipart() else None
-    subject = ""
+    subject, own = "", None
     if isinstance(inner, Message):
         own = _declared_charset([inner, *(sub for sub, _ in _leaves(inner, _MAX_DEPTH - 2, False))])
-        subject = decode_words(_header(inner, "Subject") or "", own or hint).strip()
-    subject = subject or decode_words(_header(leaf, "Content-Description") or "", hint).strip()
-    return clean_name(subject + ".eml") or "message.eml"
+        subject = _header(inner, "Subject") or ""
+    return forward_name(subject, own, _header(leaf, "Content-Description") or "", hint)
 
 
 def _payload(leaf: Message) -> bytes:

@@ -231,18 +231,6 @@ def param_text(found: dict[str, str], key: str, hint: str | None = None) -> str 
     return None
 
 
-def file_name(
-    disposition: str | None, content_type: str | None, hint: str | None = None
-) -> str | None:
-    """The part's file name: Content-Disposition filename wins over Content-Type name."""
-    for header, key in ((disposition, "filename"), (content_type, "name")):
-        if header:
-            name = clean_name(param_text(params(header), key, hint))
-            if name:
-                return name
-    return None
-
-
 # --- From ---------------------------------------------------------------
 
 _ANGLE = re.compile(r"<\s*([^<>\s@]+@[^<>\s@]+?)\s*>")
