@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 
+from bot.crashpoints import write_atomically
 from bot.errors import ConfigError
 from bot.records import Roster
 from bot.items import TABLE, item_title, item_titles
@@ -146,7 +147,7 @@ def append(config_dir: Path, roster: Roster, cells: dict[str, str]) -> Adjustmen
             f.write(prefix + data)
     else:
         text = _csv_line(list(COLUMNS), ",") + "\r\n" + _csv_line([cells[c] for c in COLUMNS], ",") + "\r\n"
-        path.write_bytes(codecs.BOM_UTF8 + text.encode("utf-8"))
+        write_atomically(path, codecs.BOM_UTF8 + text.encode("utf-8"), mode=0o644)
     return adjustment
 
 

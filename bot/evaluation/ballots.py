@@ -6,6 +6,7 @@ import io
 import logging
 from pathlib import Path
 
+from bot.crashpoints import write_atomically
 from bot.evaluation.channels import Sheet, sheets
 from bot.records import CADRE_LEVELS, HEADS, STAFF, TEAM_LEVELS, Roster
 
@@ -28,11 +29,11 @@ def write_ballots(roster: Roster, year: int, folder: Path, pdf: bool = True) -> 
             continue
         data = ballot(sheet, year)
         path = folder / f"{sheet.label}-{TITLES[sheet.channel]}.docx"
-        path.write_bytes(data)
+        write_atomically(path, data, mode=0o644)
         paths.append(path)
         if pdf:
             try:
-                path.with_suffix(".pdf").write_bytes(convert_to(data, ".docx", "pdf"))
+                write_atomically(path.with_suffix(".pdf"), convert_to(data, ".docx", "pdf"), mode=0o644)
                 paths.append(path.with_suffix(".pdf"))
             except ConversionFailed as error:
                 log.warning("ballots: no PDF of %s: %s", path.name, error)
