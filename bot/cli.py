@@ -275,7 +275,7 @@ def cmd_log(args) -> int:
 
     settings = _settings(args)
     entries = log_entries(settings)
-    if args.json:  # the contract's shape: one entry per delivered message, nothing else
+    if args.json:  # docs/contract.md, "Outcomes": one entry per delivered message, nothing else
         _print_json([entry.to_json() for entry in entries])
     else:
         print(log_table(entries, kept_aside_mail(settings)))

@@ -194,7 +194,7 @@ def reattributed(arrivals: list[Arrival], assignments: list[Adjustment]
 def item_state(cal: WorkCalendar, due: date | None, arrived: date | None, as_of: date) -> tuple[str, int, bool]:
     """(state, late working days, provisional) of an item that arrived on a local day, or not yet."""
     if arrived is not None:
-        # Without a due date yet the item counts as on time (contract: "No meeting date yet").
+        # Without a due date yet the item counts as on time (docs/contract.md, "States").
         if due is None or arrived <= due:
             return RECEIVED, 0, False
         return LATE, *cal.workdays_after(due, arrived)

@@ -14,7 +14,7 @@ UNION_REVIEW = "union_review"
 RESERVE_RECOMMENDATION = "reserve_recommendation"
 BALLOT_TALLY = "ballot_tally"  # the counted 民主测评 ballots of a unit's meeting (bot.evaluation)
 
-# Who owes an item: the unit once, or each person of the unit the rule picks (docs/contract.md, "What is expected").
+# Who owes an item: the unit once, or each person of the unit the rule picks (docs/contract.md, "Expected items").
 UNIT, REPORTERS, TEAM = "unit", "reporters", "team"
 # When it is due: a date of [season] (named by its key), or counted in working days from the unit's meeting.
 BEFORE_MEETING, AFTER_MEETING = "before_meeting", "after_meeting"

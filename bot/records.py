@@ -30,7 +30,7 @@ ROLES = (HEAD, SECRETARY, DEPUTY_SECRETARY, DEPUTY, CADRE, SECOND_LINE, UNION_CH
 TEAM_ROLES = (HEAD, SECRETARY, DEPUTY)  # 班子成员: reviewed by leader_review
 REPORTING_ROLES = (HEAD, SECRETARY, DEPUTY, CADRE, SECOND_LINE)  # owe a personal_report
 
-# Message outcomes (contract: hrbot log --json).
+# Message outcomes (docs/contract.md, "Outcomes").
 ACCEPTED = "accepted"
 DUPLICATE = "duplicate"
 AUTO_REPLY = "auto_reply"
@@ -50,7 +50,7 @@ CONFIRMATION, REMINDER, KICKOFF, SUMMARY = "confirmation", "reminder", "kickoff"
 QUEUED, SENDING, SENT, FAILED = "queued", "sending", "sent", "failed"
 UNCERTAIN, SPOOLED, CANCELLED = "uncertain", "spooled", "cancelled"
 
-# Status states (contract: "States").
+# Status states (docs/contract.md, "States").
 RECEIVED = "received"
 LATE = "late"
 OVERDUE = "overdue"
@@ -102,7 +102,7 @@ class RawMessage:
     Usually the whole message. A source that can read a message's structure without its body
     (IMAP: BODY[HEADER] and BODYSTRUCTURE) hands over only the header block of mail whose sender
     cannot make it a submission (off the roster, or HR itself): complete is then False, and
-    structure lists its parts as the server describes them (contract: Containers).
+    structure lists its parts as the server describes them (docs/contract.md, "Containers").
     """
 
     source_key: str  # unique within the source, e.g. "maildir:<name>" or "imap:INBOX:<validity>:<uid>"

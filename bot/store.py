@@ -231,7 +231,7 @@ class Store:
     # --- intake -----------------------------------------------------------
 
     def is_duplicate(self, message_id: str | None, content_hash: str, excluding: int | None = None) -> bool:
-        """Delivered before: same Message-ID and same content (contract: Identity and duplicates).
+        """Delivered before: same Message-ID and same content (docs/contract.md, "Identity and duplicates").
 
         excluding: the row of a message being examined again, which is no earlier delivery of itself.
         """

@@ -68,7 +68,7 @@ MAIL_OUTCOME_LABELS = {
 OUTGOING_KIND_LABELS = {CONFIRMATION: "回执", REMINDER: "提醒", KICKOFF: "启动通知", SUMMARY: "进度日报"}
 OUTBOX_STATE_LABELS = {FAILED: "发送失败（服务器拒收）", UNCERTAIN: "结果不明，需人工核对"}
 PART_OUTCOME_LABELS = {ACCEPTED: "已登记", IGNORED: "已忽略", DUPLICATE: "重复", REJECTED: "已拒收"}
-# The contract's machine reasons that HR should read in Chinese; other reasons are already HR text.
+# The machine reasons (docs/contract.md) that HR should read in Chinese; other reasons are already HR text.
 REASON_LABELS = {"unpacked": "已解包"}
 
 # Excel's own "good / neutral / bad" fills, which HR already reads at a glance; grey for pending.

@@ -52,7 +52,7 @@ def decode(raw: bytes) -> Mail:
     raw = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else bytes(raw)
     try:
         return _decode(raw)
-    except Exception as error:  # noqa: BLE001 - the contract: decode never raises
+    except Exception as error:  # noqa: BLE001 - decode never raises (docs/contract.md, "Parts and file names")
         log.warning("decode fell back to a raw reading of %d bytes: %s", len(raw), error,
                     exc_info=log.isEnabledFor(logging.DEBUG))
     try:
@@ -159,7 +159,7 @@ def decode_head(header: bytes, parts: Sequence[Part], fingerprint: str, charset:
         date = unfold(_header(msg, "Date") or "").strip()
         message_id = _token(msg, "Message-ID")
         in_reply_to, references = _token(msg, "In-Reply-To"), _token(msg, "References")
-    except Exception as error:  # noqa: BLE001 - the contract: decode never raises
+    except Exception as error:  # noqa: BLE001 - decode never raises (docs/contract.md, "Parts and file names")
         log.warning("decode could not read a %d-byte header block: %s", len(header), error,
                     exc_info=log.isEnabledFor(logging.DEBUG))
         msg, from_addr, from_name, subject, date = Message(policy=POLICY), None, "", "", ""
@@ -306,7 +306,7 @@ def _as_part(leaf: Message, top: bool, in_report: bool, hint: str | None) -> Par
 
 
 def _forward_name(leaf: Message, hint: str | None) -> str:
-    """A forwarded message without a file name is named by its subject plus .eml (contract).
+    """A forwarded message without a file name is named by its subject plus .eml (docs/contract.md, "Containers").
 
     The inner message's own charset decodes its raw 8-bit subject (a GBK spam forwarded by
     a Latin-1 SpamAssassin report); without a subject, the part's description names it.

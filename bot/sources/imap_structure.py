@@ -1,9 +1,9 @@
 """A message's parts from its IMAP BODYSTRUCTURE, named by the rules decode applies to the MIME headers.
 
-For mail whose body is never downloaded (contract: Containers, "the parts are listed as the
-message's structure shows them"). The leaves follow bot.intake.decode (_leaves); what counts as a
-part and how it is named is bot.mime.parts, which decode uses too, with the same charset hint,
-the first charset the message declares.
+For mail whose body is never downloaded (docs/contract.md, "Containers": for anyone but a
+roster member the parts are listed as the structure shows them). The leaves follow
+bot.intake.decode (_leaves); what counts as a part and how it is named is bot.mime.parts, which
+decode uses too, with the same charset hint, the first charset the message declares.
 
 The server has already parsed the parameters: dovecot joins RFC 2231 continuations into one
 `filename*` value ("utf-8''%E6%8A%A5..."), which names.param_text reads as it reads the header.
