@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from bot.adjustments import ACTION, ASSIGN, DAY, ITEM, MESSAGE_ID, NOTE, PERSON, UNIT, VERBS, append
+from bot.season.adjustments import ACTION, ASSIGN, DAY, ITEM, MESSAGE_ID, NOTE, PERSON, UNIT, VERBS, append
 from bot.errors import ConfigError
-from bot.items import item_title
-from bot.reports import status_rows
-from bot.roster import ADJUSTMENTS_FILE, load_roster
+from bot.season.items import item_title
+from bot.reports.views import status_rows
+from bot.season.roster import ADJUSTMENTS_FILE, load_roster
 from bot.store import Store
-from bot.tracker import STATE_LABELS
+from bot.reports.tracker import STATE_LABELS
 
 
 def adjust(settings, verb: str, unit: str, item: str, person: str, day: date | None, message: str, note: str,

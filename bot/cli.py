@@ -257,21 +257,21 @@ def cmd_poll(args) -> int:
 
 
 def cmd_status(args) -> int:
-    from bot.reports import status_rows
+    from bot.reports.views import status_rows
 
     settings = _settings(args)
     rows = status_rows(settings, args.as_of or _today(settings))
     if args.json:
         _print_json([row.to_json() for row in rows])
     else:
-        from bot.reports import status_table
+        from bot.reports.views import status_table
 
         print(status_table(rows))
     return 0
 
 
 def cmd_log(args) -> int:
-    from bot.reports import kept_aside_mail, log_entries, log_table
+    from bot.reports.views import kept_aside_mail, log_entries, log_table
 
     settings = _settings(args)
     entries = log_entries(settings)
@@ -283,7 +283,7 @@ def cmd_log(args) -> int:
 
 
 def cmd_tracker(args) -> int:
-    from bot.reports import write_tracker_for
+    from bot.reports.views import write_tracker_for
 
     settings = _settings(args)
     print(write_tracker_for(settings, args.as_of or _today(settings)))
@@ -291,7 +291,7 @@ def cmd_tracker(args) -> int:
 
 
 def cmd_remind(args) -> int:
-    from bot.reminders import remind
+    from bot.out.reminders import remind
 
     settings = _settings(args)
     for line in remind(settings, args.as_of or _today(settings), dry_run=args.dry_run):
@@ -300,8 +300,8 @@ def cmd_remind(args) -> int:
 
 
 def cmd_calendar(args) -> int:
-    from bot.deadlines import meeting_deadlines
-    from bot.workdays import WorkCalendar
+    from bot.season.deadlines import meeting_deadlines
+    from bot.season.workdays import WorkCalendar
 
     settings = _settings(args)
     result = meeting_deadlines(settings.season, WorkCalendar.load(settings.config_dir), args.meeting)
@@ -324,7 +324,7 @@ def cmd_forms(args) -> int:
 
 
 def cmd_kickoff(args) -> int:
-    from bot.kickoff import kickoff
+    from bot.out.kickoff import kickoff
 
     settings = _settings(args)
     for line in kickoff(settings, dry_run=args.dry_run, force=args.force):
@@ -333,7 +333,7 @@ def cmd_kickoff(args) -> int:
 
 
 def cmd_send(args) -> int:
-    from bot.senders import deliver, retry_uncertain
+    from bot.out.senders import deliver, retry_uncertain
     from bot.store import Store
 
     settings = _settings(args)
@@ -382,7 +382,7 @@ def cmd_reprocess(args) -> int:
 
 def cmd_ballots(args) -> int:
     from bot.evaluation.ballots import write_ballots
-    from bot.roster import load_roster
+    from bot.season.roster import load_roster
 
     settings = _settings(args)
     for path in write_ballots(load_roster(settings.config_dir), settings.season.year, args.dir):
@@ -392,7 +392,7 @@ def cmd_ballots(args) -> int:
 
 def cmd_tally_sheets(args) -> int:
     from bot.evaluation.sheets import write_tally_sheets
-    from bot.roster import load_roster
+    from bot.season.roster import load_roster
 
     settings = _settings(args)
     for path in write_tally_sheets(load_roster(settings.config_dir), settings.season.year, args.dir):

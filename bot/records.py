@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # only a type here; the idle poll should not import the email package for it
     from email.message import Message
 
-# The season's items and what each one is: bot.items.
+# The season's items and what each one is: bot.season.items.
 
 # 民主测评 (bot.evaluation): the channels a cadre is rated through, and the levels of a rating.
 STAFF, HEADS, PLANT, PEERS = "staff", "heads", "plant", "peers"
@@ -43,7 +43,7 @@ REJECTED = "rejected"
 IGNORED = "ignored"
 HELD_PREFIX = "待人力资源科确认："  # the reason of a document held for HR, then why
 
-# Outgoing mail: what kind each outbox row is, and the states it goes through (bot.senders):
+# Outgoing mail: what kind each outbox row is, and the states it goes through (bot.out.senders):
 # queued → sending → sent, or failed / uncertain (kept aside for HR), spooled (written to a folder
 # instead of sent), cancelled (a reminder withdrawn before it went out).
 CONFIRMATION, REMINDER, KICKOFF, SUMMARY = "confirmation", "reminder", "kickoff", "summary"
@@ -154,7 +154,7 @@ class Mail:
 class Document:
     """One season item recognised in an attachment (or the mail text, for a meeting request)."""
 
-    item: str  # a code of bot.items
+    item: str  # a code of bot.season.items
     unit: str
     person: str | None  # None for a unit's items (team_report, union_review, ...)
     warnings: tuple[str, ...] = ()  # HR-facing, Simplified Chinese

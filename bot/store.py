@@ -475,7 +475,7 @@ class Store:
     def set_outbox_state(self, outbox_id: int, state: str, error: str = "", next_attempt: datetime | None = None,
                          attempted: bool = False) -> None:
         # Synced even against a power cut: 'sending' must be on disk before the server hears of the
-        # mail, or a lost mark would send it twice (bot.senders). A few per mail sent: cheap.
+        # mail, or a lost mark would send it twice (bot.out.senders). A few per mail sent: cheap.
         with self._transaction(durable=True):
             self.db.execute(
                 "UPDATE outbox SET state = ?, last_error = ?, next_attempt = ?, attempts = attempts + ?,"

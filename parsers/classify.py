@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
-from bot.items import MEETING_REQUEST, PERSONAL_REPORT, TABLE, TEAM_REPORT
+from bot.season.items import MEETING_REQUEST, PERSONAL_REPORT, TABLE, TEAM_REPORT
 from parsers.docx_text import DocxText
 from parsers.fields import Fields
 from parsers.meeting_request import asks_for_meeting
@@ -28,7 +28,7 @@ SEASON_SCAN_CHARS = 3000
 def item_in_words(text: str | None) -> str | None:
     """The item a title, file name or subject names (REVIEW for either review), or None.
 
-    Each item's words are in bot.items; they are tried in the table's order, a catch-all item last.
+    Each item's words are in bot.season.items; they are tried in the table's order, a catch-all item last.
     """
     flat = compact(text or "")
     if not flat:

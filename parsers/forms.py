@@ -14,7 +14,14 @@ from docx.oxml.ns import qn
 from docx.shared import Pt
 
 from bot.crashpoints import write_atomically
-from bot.items import LEADER_REVIEW, PERSONAL_REPORT, RESERVE_RECOMMENDATION, TEAM_REPORT, UNION_REVIEW, form_files
+from bot.season.items import (
+    LEADER_REVIEW,
+    PERSONAL_REPORT,
+    RESERVE_RECOMMENDATION,
+    TEAM_REPORT,
+    UNION_REVIEW,
+    form_files,
+)
 from parsers import samples
 
 # --- the forms' words: the recogniser reads documents by these -------------------
@@ -24,7 +31,7 @@ PERSONAL_TITLE = "科级干部个人述职报告"
 REVIEW_TITLE = "民主评议考核表"
 RESERVE_TITLE = "科级后备干部推荐表"
 
-# The forms' file names, by the first item each answers (bot.items says which form answers which item).
+# The forms' file names, by the first item each answers (bot.season.items says which form answers which item).
 FORM_FILES = form_files()
 
 TEAM_FIELDS = ("单位", "述职人", "日期")

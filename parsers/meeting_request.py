@@ -6,7 +6,7 @@ import re
 from datetime import date
 
 from bot.records import Document, Mail, Person, Roster
-from bot.items import MEETING_REQUEST
+from bot.season.items import MEETING_REQUEST
 from parsers.script import to_simplified
 
 _CN_DIGITS = {"〇": 0, "零": 0, "○": 0, "Ｏ": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4}

@@ -20,7 +20,7 @@ from bot.records import (
     Recognition,
     Roster,
 )
-from bot.items import (
+from bot.season.items import (
     BALLOT_TALLY,
     LEADER_REVIEW,
     MEETING_REQUEST,

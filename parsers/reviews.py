@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 
 from bot.records import HEAD, UNION_CHAIR, Document, Person
-from bot.items import LEADER_REVIEW, UNION_REVIEW
+from bot.season.items import LEADER_REVIEW, UNION_REVIEW
 from parsers.classify import heading, stem, title_lines
 from parsers.context import Context, Refused, content_unit, resolve_person, unit_for
 from parsers.docx_text import DocxText

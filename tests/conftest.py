@@ -56,7 +56,7 @@ DEMO_ACCEPTED = DEMO_OUTCOMES["accepted"]
 def demo_season(settings) -> Settings:
     """The demo's deliveries (DEMO_OUTCOMES) in the test config's Maildir, not yet polled."""
     from bot.demo import sample_messages
-    from bot.roster import load_roster
+    from bot.season.roster import load_roster
 
     for when, raw in sample_messages(load_roster(settings.config_dir), settings.hr.address):
         deliver(settings, when, raw)

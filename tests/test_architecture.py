@@ -10,7 +10,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("bot", "parsers")
 NETWORK = {"imapclient", "exchangelib", "smtplib", "socket", "ssl", "imaplib", "poplib", "http", "urllib",
-           "requests", "aiosmtpd", "email.mime", "email.generator", "bot.senders", "bot.sources", "bot.store"}
+           "requests", "aiosmtpd", "email.mime", "email.generator", "bot.out.senders", "bot.sources", "bot.store"}
 
 
 def _modules() -> dict[str, Path]:
@@ -43,7 +43,7 @@ def imports_of(name: str) -> set[str]:
             if node.level:
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*anchor, *([base] if base else [])])
-            # `from bot import deadlines` imports the module bot.deadlines (and bot's __init__, which says nothing)
+            # `from bot.season import deadlines` imports the module bot.season.deadlines (the package says nothing)
             submodules = {f"{base}.{a.name}" for a in node.names} & set(MODULES)
             found.update(submodules)
             if len(submodules) < len(node.names):
@@ -65,9 +65,9 @@ def _offenders(where: str, banned: set[str] | str, allowed: tuple[str, ...] = ()
 
 
 def test_architecture_sees_the_tree():
-    assert {"bot.store", "bot.workdays", "parsers.recognise", "bot.sources.imap"} <= set(MODULES)
-    assert "bot.items" in imports_of("bot.deadlines")
-    assert "bot.kickoff" in imports_of("bot.cli")  # an import inside a function counts
+    assert {"bot.store", "bot.season.workdays", "parsers.recognise", "bot.sources.imap"} <= set(MODULES)
+    assert "bot.season.items" in imports_of("bot.season.deadlines")
+    assert "bot.out.kickoff" in imports_of("bot.cli")  # an import inside a function counts
 
 
 def test_architecture_sqlite_only_in_the_store():
@@ -79,7 +79,8 @@ def test_architecture_parsers_touch_neither_network_nor_store():
 
 
 def test_architecture_working_days_only_in_workdays():
-    assert _offenders("bot", "chinese_calendar", allowed=("bot.workdays",)) + _offenders("parsers", "chinese_calendar") == []
+    outside = _offenders("bot", "chinese_calendar", allowed=("bot.season.workdays",))
+    assert outside + _offenders("parsers", "chinese_calendar") == []
 
 
 @pytest.mark.parametrize("later", ["parsers", "bot.intake"])

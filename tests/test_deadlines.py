@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.deadlines import MeetingDeadlines, due_date, expected_items, meeting_deadlines, status, unit_meeting
+from bot.season.deadlines import MeetingDeadlines, due_date, expected_items, meeting_deadlines, status, unit_meeting
 from bot.records import (
     CADRE,
     DEPUTY,
@@ -24,7 +24,7 @@ from bot.records import (
     Roster,
     Unit,
 )
-from bot.items import (
+from bot.season.items import (
     BALLOT_TALLY,
     LEADER_REVIEW,
     MEETING_REQUEST,
@@ -34,7 +34,7 @@ from bot.items import (
     UNION_REVIEW,
 )
 from bot.settings import Season
-from bot.workdays import WorkCalendar
+from bot.season.workdays import WorkCalendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SEASON = Season(

@@ -22,12 +22,12 @@ from bot.evaluation.ballots import write_ballots
 from bot.evaluation.sheets import fill_tally, write_tally_sheets
 from bot.poll import poll_once
 from bot.records import CADRE_LEVELS, Roster
-from bot.items import BALLOT_TALLY
-from bot.reports import status_rows
-from bot.roster import load_roster
+from bot.season.items import BALLOT_TALLY
+from bot.reports.views import status_rows
+from bot.season.roster import load_roster
 from bot.settings import load
 from bot.store import Store
-from bot.summary import send_summary
+from bot.out.summary import send_summary
 
 PEOPLE_WITH_SYSTEMS = """单位,姓名,角色,邮箱,系统
 合成车间,李建国,主要领导,lijianguo@tengfei.example,生产
@@ -334,7 +334,7 @@ def test_results_not_importing_pandas_in_the_idle_poll():
     import subprocess
     import sys
 
-    code = "import sys, bot.poll, bot.service, bot.reports; print('pandas' in sys.modules)"
+    code = "import sys, bot.poll, bot.service, bot.reports.views; print('pandas' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 

@@ -1,4 +1,4 @@
-"""The item table: a kind added as one entry in bot.items is expected, recognised, tracked and reminded."""
+"""The item table: a kind added as one entry in bot.season.items is expected, recognised, tracked and reminded."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from conftest import at, deliver
 from docx import Document as new_docx
 from openpyxl import load_workbook
 
-from bot import items
+from bot.season import items
 from bot.demo import build_message
-from bot.items import Item
-from bot.kickoff import kickoff
+from bot.season.items import Item
+from bot.out.kickoff import kickoff
 from bot.poll import poll_once
-from bot.reminders import remind
-from bot.reports import status_rows, write_tracker_for
+from bot.out.reminders import remind
+from bot.reports.views import status_rows, write_tracker_for
 
 PLEDGE = "safety_pledge"
 TITLE = "安全生产承诺书"

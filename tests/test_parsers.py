@@ -28,7 +28,7 @@ from bot.records import (
     Roster,
     Unit,
 )
-from bot.items import LEADER_REVIEW, MEETING_REQUEST, PERSONAL_REPORT, TEAM_REPORT, UNION_REVIEW
+from bot.season.items import LEADER_REVIEW, MEETING_REQUEST, PERSONAL_REPORT, TEAM_REPORT, UNION_REVIEW
 from parsers import recognise
 from parsers.forms import fill_personal_report, fill_review, fill_team_report
 

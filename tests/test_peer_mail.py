@@ -77,10 +77,10 @@ def test_peer_mail_decodes(name, entry, caplog):
 def intake(tmp_path_factory):
     """A real store and the example season, shared by the corpus run (one delivery per message)."""
     from bot.intake.job import Context
-    from bot.roster import load_roster
+    from bot.season.roster import load_roster
     from bot.settings import EXAMPLE_CONFIG, load
     from bot.store import Store
-    from bot.workdays import WorkCalendar
+    from bot.season.workdays import WorkCalendar
 
     folder = tmp_path_factory.mktemp("peer")
     example = load(EXAMPLE_CONFIG)

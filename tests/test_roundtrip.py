@@ -14,7 +14,7 @@ from smtp_server import SmtpServer
 from bot.cli import main
 from bot.demo import build_message
 from bot.poll import poll_once
-from bot.senders import deliver
+from bot.out.senders import deliver
 from bot.settings import load
 from parsers.forms import fill_personal_report
 

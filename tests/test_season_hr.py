@@ -14,7 +14,7 @@ from conftest import at
 from bot.cli import main
 from bot.demo import build_message
 from bot.poll import poll_once
-from bot.reminders import remind
+from bot.out.reminders import remind
 from bot.settings import load
 from bot.store import Store
 from parsers.forms import fill_personal_report, fill_review

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from bot.intake.job import Context, Job, Stop
-from bot.outbox import MARK_HEADER
+from bot.out.outbox import MARK_HEADER
 from bot.records import AUTO_REPLY, BOUNCE, DUPLICATE, OWN_MAIL, REJECTED, UNKNOWN_SENDER
 
 # Subjects that out-of-office and auto-answer features write (Outlook, Foxmail, Coremail, 163, QQ).

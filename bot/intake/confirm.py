@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from bot import deadlines
+from bot.season import deadlines
 from bot.intake.job import Context, Job
-from bot.outbox import compose
+from bot.out.outbox import compose
 from bot.records import CONFIRMATION, DUPLICATE, REJECTED
-from bot.items import item_title
-from bot.items import MEETING_REQUEST
-from bot.templates import render
+from bot.season.items import item_title
+from bot.season.items import MEETING_REQUEST
+from bot.out.templates import render
 
 log = logging.getLogger(__name__)
 

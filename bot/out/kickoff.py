@@ -6,16 +6,16 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
-from bot import deadlines
-from bot.forms_mail import blank_form_attachments
-from bot.items import AFTER_MEETING, BEFORE_MEETING, HEAD_AND_WRITER, REVIEWER, TABLE, UNION_CHAIR, Item
-from bot.outbox import compose, write_files
+from bot.season import deadlines
+from bot.out.forms import blank_form_attachments
+from bot.season.items import AFTER_MEETING, BEFORE_MEETING, HEAD_AND_WRITER, REVIEWER, TABLE, UNION_CHAIR, Item
+from bot.out.outbox import compose, write_files
 from bot.records import KICKOFF, Roster
-from bot.roster import load_roster
+from bot.season.roster import load_roster
 from bot.settings import Settings
 from bot.store import Store
-from bot.templates import render
-from bot.workdays import WorkCalendar
+from bot.out.templates import render
+from bot.season.workdays import WorkCalendar
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def kickoff_sent(store: Store, settings: Settings, roster: Roster) -> bool:
 
 
 def schedule_for(settings: Settings, cal: WorkCalendar, roster: Roster, unit: str, meeting: date | None) -> list[Step]:
-    """Every due date of the unit, in the order of bot.items (the order the work happens)."""
+    """Every due date of the unit, in the order of bot.season.items (the order the work happens)."""
     season = settings.season
     expected = [e for e in deadlines.expected_items(season, roster) if e.unit == unit]
     notes = {

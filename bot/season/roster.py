@@ -30,7 +30,7 @@ SYSTEM = "系统"  # optional: the cadre's 专业系统, used only by the evalua
 UNIT_COLUMNS = (UNIT, KIND, HEADCOUNT, MEETING)
 PEOPLE_COLUMNS = (UNIT, NAME, ROLE, EMAIL)
 UNIT_KINDS = ("车间", "科室")
-ADJUSTMENTS_FILE = "adjustments.csv"  # HR's corrections (bot.adjustments reads their meaning)
+ADJUSTMENTS_FILE = "adjustments.csv"  # HR's corrections (bot.season.adjustments reads their meaning)
 ADJUSTMENTS_SHEET = "调整"
 
 # Copy-paste from web pages and WeChat brings these along; they are invisible in Excel.

@@ -6,16 +6,16 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from bot.forms_mail import blank_form_attachments, form_names
-from bot.items import HEAD_AND_WRITER, REVIEWER, TABLE, UNION_CHAIR, item_title
-from bot.outbox import compose, to_script, write_files
+from bot.out.forms import blank_form_attachments, form_names
+from bot.season.items import HEAD_AND_WRITER, REVIEWER, TABLE, UNION_CHAIR, item_title
+from bot.out.outbox import compose, to_script, write_files
 from bot.records import OVERDUE, PENDING, QUEUED, REMINDER, Outgoing, Person, Roster, StatusRow
-from bot.reports import season_status
-from bot.roster import load_roster
+from bot.reports.views import season_status
+from bot.season.roster import load_roster
 from bot.settings import Settings
 from bot.store import Store
-from bot.templates import render
-from bot.workdays import WorkCalendar
+from bot.out.templates import render
+from bot.season.workdays import WorkCalendar
 
 log = logging.getLogger(__name__)
 

@@ -20,12 +20,12 @@ from bot.records import (
     StatusRow,
     Unit,
 )
-from bot.items import AFTER_MEETING, BEFORE_MEETING, TABLE
+from bot.season.items import AFTER_MEETING, BEFORE_MEETING, TABLE
 from bot.settings import Season
-from bot.workdays import WorkCalendar
+from bot.season.workdays import WorkCalendar
 
 if TYPE_CHECKING:
-    from bot.adjustments import Adjustment
+    from bot.season.adjustments import Adjustment
 
 
 HELD_WARNING = "有材料待人力资源科确认归属"
@@ -57,7 +57,7 @@ def meeting_deadlines(season: Season, cal: WorkCalendar, meeting: date) -> Meeti
 
 
 def expected_items(season: Season, roster: Roster) -> list[Expected]:
-    """Every item the season expects, by unit (roster order), then item (bot.items order), then person (roster order).
+    """Every item the season expects, by unit (roster order), then item (table order), then person (roster order).
 
     An item due on a [season] date left unset (reserve_recommendation_due) is not expected this season.
     """
@@ -102,12 +102,12 @@ def status(
 ) -> list[StatusRow]:
     """One row per expected item; the first arrival decides the state, later ones only add versions.
 
-    HR's adjustments (bot.adjustments) apply here, the one place states are computed: 归属 moves a
+    HR's adjustments (bot.season.adjustments) apply here, the one place states are computed: 归属 moves a
     message's document to another item or person, 已收到 adds an arrival outside the mailbox, 延期
     replaces the due date, 免交 makes the item `exempt`. An item not received that a document held
     for HR may be is marked held, with a warning: it is not reminded while HR decides whose it is.
     """
-    from bot.adjustments import ASSIGN, EXEMPT as EXEMPTED, RECEIVED as ON_PAPER
+    from bot.season.adjustments import ASSIGN, EXEMPT as EXEMPTED, RECEIVED as ON_PAPER
 
     assignments = [a for a in adjustments if a.action == ASSIGN]
     arrivals, withdrawn = reattributed(arrivals, assignments)
@@ -153,7 +153,7 @@ def status(
 
 def adjusted_due(due: date | None, provisional: bool, applying: list[Adjustment]) -> tuple[date | None, bool]:
     """The due date after HR's 延期 rows that apply to an item (the last one wins; HR's date is no computed one)."""
-    from bot.adjustments import EXTEND
+    from bot.season.adjustments import EXTEND
 
     extensions = [a.day for a in applying if a.action == EXTEND]
     return (extensions[-1], False) if extensions else (due, provisional)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from bot.items import TABLE
-from bot.outbox import FileAttachment
+from bot.season.items import TABLE
+from bot.out.outbox import FileAttachment
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 

@@ -18,7 +18,7 @@ BALLOT_TALLY = "ballot_tally"  # the counted 民主测评 ballots of a unit's me
 UNIT, REPORTERS, TEAM = "unit", "reporters", "team"
 # When it is due: a date of [season] (named by its key), or counted in working days from the unit's meeting.
 BEFORE_MEETING, AFTER_MEETING = "before_meeting", "after_meeting"
-# Who hears of it when it is missing (bot.reminders.owers): the unit head; the one who writes the
+# Who hears of it when it is missing (bot.out.reminders.owers): the unit head; the one who writes the
 # review (the secretary for the head's, the head for everyone else's); the union chair; the head and,
 # if [reminders] remind_cadres, the cadre whose report it is.
 HEAD, REVIEWER, UNION_CHAIR, HEAD_AND_WRITER = "head", "reviewer", "union_chair", "head_and_writer"

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.adjustments import ASSIGN, Adjustment, unknown_messages
+from bot.season.adjustments import ASSIGN, Adjustment, unknown_messages
 from bot.records import FAILED, NO_DOCUMENTS, REJECTED, UNCERTAIN, UNKNOWN_SENDER, LogEntry, OutboxRow, Roster, StatusRow
-from bot.items import item_title
+from bot.season.items import item_title
 from bot.reprocess import RETRYABLE_REJECTIONS
-from bot.roster import ADJUSTMENTS_FILE, PEOPLE_FILE, gaps
+from bot.season.roster import ADJUSTMENTS_FILE, PEOPLE_FILE, gaps
 
 HELD_MAIL, HELD_FILE, REFUSED, GONE, ROSTER, SENDING, DEADLINE, ADJUSTMENT = (
     "待确认的邮件", "待确认归属的文件", "已拒收的邮件", "邮箱中已找不到", "名单缺项", "发出的邮件", "截止日期暂定", "调整表")
@@ -30,7 +30,7 @@ def waiting(roster: Roster, log: list[LogEntry], rows: list[StatusRow], kept_asi
             requested_meetings: dict, adjustments: list[Adjustment] = ()) -> list[Todo]:
     """Everything waiting for HR, mail first (in arrival order), then the roster, sending and deadlines.
 
-    adjustments: as bot.adjustments.for_status gives them; a message HR attributed (归属) waits no more.
+    adjustments: as bot.season.adjustments.for_status gives them; a message HR attributed (归属) waits no more.
     """
     assigned = {a.message_id for a in adjustments if a.action == ASSIGN and a.arrived is not None}
     todo: list[Todo] = []

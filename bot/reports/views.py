@@ -5,15 +5,15 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from bot import adjustments, deadlines
+from bot.season import adjustments, deadlines
 from bot.evaluation.tallies import folder_arrivals
 from bot.records import LogEntry, OutboxRow, Roster, StatusRow
-from bot.items import item_title
-from bot.roster import load_roster
+from bot.season.items import item_title
+from bot.season.roster import load_roster
 from bot.settings import Settings
 from bot.store import Store
-from bot.tracker import OUTBOX_STATE_LABELS, OUTGOING_KIND_LABELS, STATE_LABELS
-from bot.workdays import WorkCalendar
+from bot.reports.tracker import OUTBOX_STATE_LABELS, OUTGOING_KIND_LABELS, STATE_LABELS
+from bot.season.workdays import WorkCalendar
 
 
 def status_rows(settings: Settings, as_of: date, roster: Roster | None = None) -> list[StatusRow]:
@@ -46,7 +46,7 @@ def log_entries(settings: Settings) -> list[LogEntry]:
 
 
 def write_tracker_for(settings: Settings, as_of: date) -> Path:
-    from bot.tracker import write_tracker
+    from bot.reports.tracker import write_tracker
 
     roster = load_roster(settings.config_dir)
     rows = status_rows(settings, as_of, roster)
@@ -59,8 +59,8 @@ def write_tracker_for(settings: Settings, as_of: date) -> Path:
 
 def waiting_for_hr(settings: Settings, roster: Roster, rows: list[StatusRow], log: list[LogEntry],
                    kept_aside: list[OutboxRow]) -> list:
-    """What needs a person (bot.todo), from the store and the config folder."""
-    from bot.todo import waiting
+    """What needs a person (bot.reports.todo), from the store and the config folder."""
+    from bot.reports.todo import waiting
 
     with Store.open(settings.paths.data) as store:
         requested = store.requested_meetings()
@@ -70,7 +70,7 @@ def waiting_for_hr(settings: Settings, roster: Roster, rows: list[StatusRow], lo
 
 def kept_aside_mail(settings: Settings) -> list[OutboxRow]:
     """Outgoing mail a sender refused for good, or whose sending was cut off: HR must look."""
-    from bot.senders import kept_aside
+    from bot.out.senders import kept_aside
 
     with Store.open(settings.paths.data) as store:
         return kept_aside(store)

@@ -9,10 +9,10 @@ from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable
 
-from .crashpoints import sweep_stale_temp_files, write_atomically
-from .errors import HrbotError
-from .items import BALLOT_TALLY, item_codes, item_title
-from .records import (
+from bot.crashpoints import sweep_stale_temp_files, write_atomically
+from bot.errors import HrbotError
+from bot.season.items import BALLOT_TALLY, item_codes, item_title
+from bot.records import (
     CONFIRMATION,
     FAILED,
     KICKOFF,
@@ -40,10 +40,10 @@ from .records import (
 )
 
 if TYPE_CHECKING:  # XlsxWriter is imported lazily: the idle mail poll must not pay for it
-    from bot.todo import Todo
+    from bot.reports.todo import Todo
     from xlsxwriter import Workbook
 
-    from .evaluation.progress import UnitProgress
+    from bot.evaluation.progress import UnitProgress
     from xlsxwriter.format import Format
 
 FILE_PREFIX = "考核材料跟踪表"
@@ -126,7 +126,7 @@ def write_tracker(
     """Write the tracker workbook for `as_of` into `folder`, atomically, and return its path.
 
     kept_aside: the outgoing mail a sender refused for good or whose fate is unknown.
-    todo: what waits for HR, each with its fix (bot.todo).
+    todo: what waits for HR, each with its fix (bot.reports.todo).
     evaluation: per unit, the tally sheets in and the meeting's quorum (no ballot figures: the tracker is mailed).
     """
     folder = Path(folder)

@@ -11,8 +11,8 @@ from pathlib import Path
 from bot.crashpoints import write_atomically
 from bot.errors import ConfigError
 from bot.records import Roster
-from bot.items import TABLE, item_title, item_titles
-from bot.roster import ADJUSTMENTS_FILE, ADJUSTMENTS_SHEET, WORKBOOK_FILE, parse_day, read_adjustment_rows
+from bot.season.items import TABLE, item_title, item_titles
+from bot.season.roster import ADJUSTMENTS_FILE, ADJUSTMENTS_SHEET, WORKBOOK_FILE, parse_day, read_adjustment_rows
 
 UNIT, ITEM, PERSON, ACTION, DAY, NOTE = "单位", "材料", "人员", "处理", "日期", "说明"
 COLUMNS = (UNIT, ITEM, PERSON, ACTION, DAY, NOTE)
@@ -30,7 +30,7 @@ class Adjustment:
     """One row of HR's corrections."""
 
     unit: str
-    item: str  # a code of bot.items
+    item: str  # a code of bot.season.items
     person: str | None  # None: the unit's item, or (免交, 延期) every person's of the unit
     action: str  # one of ACTIONS
     day: date | None  # 已收到: the day it came; 延期: the new due day

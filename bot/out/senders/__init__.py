@@ -30,7 +30,7 @@ from typing import Callable, Protocol
 from filelock import FileLock, Timeout
 
 from bot.errors import ConfigError, SendError
-from bot.outbox import write_files
+from bot.out.outbox import write_files
 from bot.settings import SETTINGS_FILE, Settings
 from bot.records import FAILED, QUEUED, SENDING, SENT, SPOOLED, UNCERTAIN, OutboxRow
 from bot.store import Store
@@ -120,12 +120,12 @@ def sender_for(settings: Settings) -> Sender | None:
     if kind == "spool":
         return None
     if kind == "smtp":
-        from bot.senders.smtp import SmtpSender
+        from bot.out.senders.smtp import SmtpSender
 
         return SmtpSender(settings)
     if kind == "ews":
         # Written with the EWS mailbox source; same interface, same exactly-once bookkeeping.
-        from bot.senders.ews import EwsSender
+        from bot.out.senders.ews import EwsSender
 
         return EwsSender(settings)
     raise ConfigError(settings.config_dir / SETTINGS_FILE, f"[sending] kind “{kind}” 不受支持")
@@ -150,12 +150,12 @@ def hooks_for(settings: Settings) -> Hooks:
     if not settings.sending.save_to_sent:
         return Hooks()
     if settings.sending.kind == "ews":
-        from bot.senders.ews import EwsSender
+        from bot.out.senders.ews import EwsSender
 
         # Exchange saves the copy itself (SendAndSaveCopy): only the look-up is needed.
         return Hooks(found_in_sent=EwsSender(settings).found_in_sent)
     if settings.mailbox.kind == "imap":
-        from bot.senders.sent_folder import ImapSentFolder
+        from bot.out.senders.sent_folder import ImapSentFolder
 
         sent = ImapSentFolder(settings)
         return Hooks(found_in_sent=sent.found_in_sent, after_sent=sent.after_sent)

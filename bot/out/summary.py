@@ -8,20 +8,20 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-from bot import adjustments, deadlines
+from bot.season import adjustments, deadlines
 from bot.evaluation.progress import progress
-from bot.kickoff import kickoff_sent
-from bot.outbox import FileAttachment, compose, write_files
+from bot.out.kickoff import kickoff_sent
+from bot.out.outbox import FileAttachment, compose, write_files
 from bot.records import EXEMPT, LATE, OVERDUE, PENDING, RECEIVED, SUMMARY, Outgoing, Roster, StatusRow
-from bot.items import item_title
-from bot.reminders import hr_person, moot, owers
-from bot.reports import season_status, write_tracker_for
-from bot.roster import load_roster
+from bot.season.items import item_title
+from bot.out.reminders import hr_person, moot, owers
+from bot.reports.views import season_status, write_tracker_for
+from bot.season.roster import load_roster
 from bot.settings import Settings
 from bot.store import Store
-from bot.senders import kept_aside
-from bot.tracker import STATE_LABELS
-from bot.workdays import CALENDAR_DIR, WorkCalendar
+from bot.out.senders import kept_aside
+from bot.reports.tracker import STATE_LABELS
+from bot.season.workdays import CALENDAR_DIR, WorkCalendar
 
 log = logging.getLogger(__name__)
 
@@ -155,8 +155,8 @@ def _arrived(store: Store, rows: list[StatusRow], since: datetime, settings: Set
 
 
 def _attention(settings: Settings, roster: Roster, store: Store, rows: list[StatusRow]) -> list[str]:
-    """Everything waiting for HR (bot.todo, as the tracker's sheet 待处理 lists it), each with its fix."""
-    from bot.todo import waiting
+    """Everything waiting for HR (bot.reports.todo, as the tracker's sheet 待处理 lists it), each with its fix."""
+    from bot.reports.todo import waiting
 
     adjusted = adjustments.for_status(settings.config_dir, roster, store)
     notes = []
@@ -169,7 +169,7 @@ def _attention(settings: Settings, roster: Roster, store: Store, rows: list[Stat
 
 
 def compose_summary(settings: Settings, summary: Summary, tracker: Path | None) -> Outgoing:
-    from bot.templates import render
+    from bot.out.templates import render
 
     context = dict(s=summary, season=settings.season, STATE_LABELS=STATE_LABELS)
     subject, text = render(settings, TEXT_TEMPLATE, **context)
