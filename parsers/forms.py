@@ -154,7 +154,7 @@ def fill_reserve_recommendation(unit: str, names: Sequence[str], on: date | None
 
 
 def _team_report(unit: str, reporter: str, on: date | None, blank: bool) -> DocxDocument:
-    doc = _start("附件1", TEAM_TITLE)
+    doc = titled_document(TEAM_TITLE, above="附件1")
     _label_table(doc, _head(TEAM_FIELDS, (unit, reporter, _date(on)), per_row=3))
     _heading(doc, TEAM_SECTIONS[0])
     for n, aspect in enumerate(TEAM_ASPECTS):
@@ -168,7 +168,7 @@ def _team_report(unit: str, reporter: str, on: date | None, blank: bool) -> Docx
 
 
 def _personal_report(unit: str, name: str, post: str, on: date | None, parts: Mapping[int, str]) -> DocxDocument:
-    doc = _start("附件2", PERSONAL_TITLE)
+    doc = titled_document(PERSONAL_TITLE, above="附件2")
     _label_table(doc, _head(PERSONAL_FIELDS, (unit, name, post, _date(on)), per_row=2))
     for n in sorted(parts):
         _heading(doc, PERSONAL_PARTS[n])
@@ -179,7 +179,7 @@ def _personal_report(unit: str, name: str, post: str, on: date | None, parts: Ma
 def _review(
     unit: str, on: date | None, reviewer: str, reviewer_post: str, kind: str, rows: Sequence[tuple[str, str, str]]
 ) -> DocxDocument:
-    doc = _start("附件3", REVIEW_TITLE)
+    doc = titled_document(REVIEW_TITLE, above="附件3")
     *head, kind_label = REVIEW_FIELDS
     table = _label_table(doc, _head(head, (unit, _date(on), reviewer, reviewer_post), per_row=2))
     kind_row = table.add_row().cells
@@ -200,7 +200,7 @@ def _review(
 
 
 def _reserve(unit: str, on: date | None, rows: Sequence[tuple[str, str, str, str, str]]) -> DocxDocument:
-    doc = _start("附件4", RESERVE_TITLE)
+    doc = titled_document(RESERVE_TITLE, above="附件4")
     _label_table(doc, _head(RESERVE_FIELDS, (unit, _date(on)), per_row=2))
     table = doc.add_table(rows=1, cols=len(RESERVE_COLUMNS))
     table.style = "Table Grid"
@@ -214,14 +214,17 @@ def _reserve(unit: str, on: date | None, rows: Sequence[tuple[str, str, str, str
     return doc
 
 
-def _start(attachment: str, title: str) -> DocxDocument:
+def titled_document(title: str, above: str | None = None) -> DocxDocument:
+    """A new document in the forms' style (宋体, 12 pt): `above` (附件N) on a line of its own, then the
+    title, bold and centred. The evaluation's ballots are made in the same style."""
     doc = new_docx()
     normal = doc.styles["Normal"]
     normal.font.name = "宋体"
     normal.font.size = Pt(12)
     # python-docx sets only the Latin font; Chinese text follows the eastAsia font.
     normal.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), "宋体")
-    doc.add_paragraph(attachment)
+    if above is not None:
+        doc.add_paragraph(above)
     heading = doc.add_paragraph()
     heading.alignment = WD_ALIGN_PARAGRAPH.CENTER
     run = heading.add_run(title)
