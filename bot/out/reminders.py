@@ -52,6 +52,14 @@ class Missing:
     def title(self) -> str:
         return item_title(self.item)
 
+    def whose(self, recipient: str) -> str:
+        """Whose item it is, in the digest's words: "" for a unit's own."""
+        if self.person is None:
+            return ""
+        if self.person == recipient:
+            return "（您本人）"
+        return TABLE[self.item].person_note.format(self.person) if self.item in TABLE else f"（{self.person}）"
+
 
 @dataclass
 class Digest:

@@ -41,6 +41,8 @@ class Item:
     words: str | None = None
     catch_all: bool = False
     review: bool = False  # decided from 附件3's fields, which say which review it is (parsers.reviews)
+    # How a reminder says whose it is ({} is the person); "（您本人）" when it is the recipient's own.
+    person_note: str = "（{}）"
     kickoff_who: str = "主要领导"  # who sends it, as the kickoff's schedule says (for an item HEAD hears of)
     kickoff_note: str = ""
     in_kickoff: bool = True  # listed in the kickoff's schedule
@@ -75,7 +77,7 @@ TABLE: dict[str, Item] = {
         Item(PERSONAL_REPORT, "个人述职报告", owed=REPORTERS, due=BEFORE_MEETING, hears=HEAD_AND_WRITER,
              form="附件2 科级干部个人述职报告.docx", words="述职", catch_all=True),
         Item(LEADER_REVIEW, "民主评议考核表（领导评价意见）", owed=TEAM, hears=REVIEWER,
-             form="附件3 民主评议考核表.docx", words=_REVIEW_WORDS, review=True),
+             form="附件3 民主评议考核表.docx", words=_REVIEW_WORDS, review=True, person_note="（评议对象：{}）"),
         Item(UNION_REVIEW, "民主评议意见", due="union_review_due", hears=UNION_CHAIR,
              form="附件3 民主评议考核表.docx", words=_REVIEW_WORDS, review=True,
              kickoff_note="对班子及每位班子成员分别评议"),
