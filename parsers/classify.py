@@ -28,12 +28,12 @@ SEASON_SCAN_CHARS = 3000
 def item_in_words(text: str | None) -> str | None:
     """The item a title, file name or subject names (REVIEW for either review), or None.
 
-    Each item's words are in bot.season.items; they are tried in the table's order, a catch-all item last.
+    Each item's words are in bot.season.items, tried by their words_rank, then in the table's order.
     """
     flat = compact(text or "")
     if not flat:
         return None
-    for item in sorted(TABLE.values(), key=lambda i: i.catch_all):
+    for item in sorted(TABLE.values(), key=lambda i: -i.words_rank):
         if item.words and re.search(item.words, flat):
             return REVIEW if item.review else item.code
     return None

@@ -79,3 +79,23 @@ def test_items_table_order_is_status_order(settings):
     # reserve_recommendation_due is unset in the example config: that item is not expected this season
     expected = [c for c in items.item_codes() if c != items.RESERVE_RECOMMENDATION]
     assert list(dict.fromkeys(r.item for r in rows)) == expected
+
+
+@pytest.mark.parametrize(("words", "item"), [
+    ("班子述职大会时间申请", items.TEAM_REPORT),  # the team's words are tried before the meeting's
+    ("民主评议考核表（述职）", "review"),  # the review's before the bare 述职
+    ("科级后备干部述职", items.RESERVE_RECOMMENDATION),
+    ("王珺述职报告", items.PERSONAL_REPORT),
+    ("关于召开述职大会的申请", items.MEETING_REQUEST),
+    ("食堂菜单", None),
+])
+def test_items_words_tried_most_specific_first(words, item):
+    from parsers.classify import item_in_words
+
+    assert item_in_words(words) == item
+
+
+def test_items_made_up_kind_named_in_a_title(pledge):
+    from parsers.classify import item_in_words
+
+    assert item_in_words("2026年安全生产承诺书") == PLEDGE

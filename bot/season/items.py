@@ -36,10 +36,11 @@ class Item:
     due: str = AFTER_MEETING
     hears: str = HEAD  # HEAD | REVIEWER | UNION_CHAIR | HEAD_AND_WRITER
     form: str | None = None  # the blank form's file name (parsers.forms builds it), mailed with kickoff and reminders
-    # Words a title, file name or subject uses for it (a regular expression over text without spaces);
-    # items are tried in table order, a catch_all item last.
+    # Words a title, file name or subject uses for it (a regular expression over text without spaces).
+    # Items are tried highest words_rank first, then in table order: the more specific words before
+    # the broader ones they may contain (述职 alone is a personal report, tried last).
     words: str | None = None
-    catch_all: bool = False
+    words_rank: int = 0
     review: bool = False  # decided from 附件3's fields, which say which review it is (parsers.reviews)
     # How a reminder says whose it is ({} is the person); "（您本人）" when it is the recipient's own.
     person_note: str = "（{}）"
@@ -72,19 +73,22 @@ TABLE: dict[str, Item] = {
         Item(MEETING_REQUEST, "述职大会时间申请", due="meeting_request_due", moot_once_meeting_fixed=True,
              words=r"(?=.*述职大?会)(?=.*(申请|请示|时间|日期|安排))"),
         Item(TEAM_REPORT, "班子述职报告", due=BEFORE_MEETING, form="附件1 班子述职报告.docx",
+             kickoff_who="主要领导代表班子", words_rank=1,
              # 领导班子述职报告, 合成车间班子2026年度述职报告 — but not 班子成员王珺述职报告.
-             words=r"^(?!.*个人).*(班子(?!成员).{0,10}?述职|班子工作报告)", kickoff_who="主要领导代表班子"),
+             words=r"^(?!.*个人).*(班子(?!成员).{0,10}?述职|班子工作报告)"),
         Item(PERSONAL_REPORT, "个人述职报告", owed=REPORTERS, due=BEFORE_MEETING, hears=HEAD_AND_WRITER,
-             form="附件2 科级干部个人述职报告.docx", words="述职", catch_all=True),
+             form="附件2 科级干部个人述职报告.docx", words="述职", words_rank=-1),
         Item(LEADER_REVIEW, "民主评议考核表（领导评价意见）", owed=TEAM, hears=REVIEWER,
-             form="附件3 民主评议考核表.docx", words=_REVIEW_WORDS, review=True, person_note="（评议对象：{}）"),
+             form="附件3 民主评议考核表.docx", words=_REVIEW_WORDS, words_rank=4, review=True,
+             person_note="（评议对象：{}）"),
         Item(UNION_REVIEW, "民主评议意见", due="union_review_due", hears=UNION_CHAIR,
-             form="附件3 民主评议考核表.docx", words=_REVIEW_WORDS, review=True,
+             form="附件3 民主评议考核表.docx", words=_REVIEW_WORDS, words_rank=4, review=True,
              kickoff_note="对班子及每位班子成员分别评议"),
         Item(RESERVE_RECOMMENDATION, "科级后备干部推荐", due="reserve_recommendation_due",
-             form="附件4 科级后备干部推荐表.docx", words=r"后备干部|后备人选", kickoff_who="本单位"),
+             form="附件4 科级后备干部推荐表.docx", kickoff_who="本单位", words=r"后备干部|后备人选", words_rank=3),
         # Counted from the workbook HR sends out with the evaluation (bot.evaluation), not announced by kickoff.
-        Item(BALLOT_TALLY, "民主测评统计表", words=r"测评.{0,6}统计", in_kickoff=False),  # 民主测评统计表, 测评票统计
+        Item(BALLOT_TALLY, "民主测评统计表", in_kickoff=False,
+             words=r"测评.{0,6}统计", words_rank=2),  # 民主测评统计表, 测评票统计
     )
 }
 
