@@ -26,7 +26,8 @@ def blank_form_attachments(names: tuple[str, ...] | None = None) -> list[FileAtt
 
 @lru_cache(maxsize=1)
 def _blank_forms() -> tuple[tuple[str, bytes], ...]:
-    # Built once per process: a docx takes a while to make, and they never change.
+    # Built once per process (a docx takes a while to make, and they never change); imported here because
+    # python-docx is heavy and most runs (an idle poll) attach no form.
     from parsers.forms import blank_forms
 
     return tuple(blank_forms().items())
