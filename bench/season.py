@@ -205,11 +205,11 @@ def _csv(path: Path, header: tuple, rows: list[tuple]) -> None:
 
 def plan(size: Size, config_dir: Path, rng: random.Random) -> Plan:
     """Every message of the inbox, in arrival order, and the reminder day."""
-    from bot import deadlines
+    from bot.season import deadlines
     from bot.records import Arrival
-    from bot.roster import load_roster
+    from bot.season.roster import load_roster
     from bot.settings import load
-    from bot.workdays import WorkCalendar
+    from bot.season.workdays import WorkCalendar
 
     settings = load(config_dir)
     roster = load_roster(config_dir)
@@ -256,8 +256,8 @@ def plan(size: Size, config_dir: Path, rng: random.Random) -> Plan:
 
 def _unit_messages(rng: random.Random, roster, unit) -> list[Candidate]:
     """Every message a diligent unit would send in a season."""
-    from bot.records import HEAD, LEADER_REVIEW, MEETING_REQUEST, PERSONAL_REPORT, REPORTING_ROLES, TEAM_REPORT, \
-        UNION_REVIEW
+    from bot.records import HEAD, REPORTING_ROLES
+    from bot.season.items import LEADER_REVIEW, MEETING_REQUEST, PERSONAL_REPORT, TEAM_REPORT, UNION_REVIEW
 
     people = roster.people_in(unit.name)
     head = roster.head_of(unit.name)
@@ -383,7 +383,7 @@ def _distinct_seconds(specs: list[Spec]) -> list[Spec]:
 
 def _remind_day(target: int, season, cal, roster, arrivals, requested) -> tuple[date, int]:
     """The working day whose overdue count (as hrbot computes it) is closest to target."""
-    from bot import deadlines
+    from bot.season import deadlines
     from bot.records import OVERDUE
 
     best = None

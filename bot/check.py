@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterator
 
-from bot import adjustments
+from bot.season import adjustments
 from bot.errors import HrbotError, StoreError
-from bot.roster import gaps, load_roster
+from bot.season.roster import gaps, load_roster
 from bot.settings import Settings
 from bot.store import STORE_FILE, Store
-from bot.workdays import WorkCalendar
+from bot.season.workdays import WorkCalendar
 
 Line = tuple[str, bool]  # what was checked, and whether it is fine
 
@@ -93,7 +93,7 @@ def _mailbox(settings: Settings) -> Iterator[Line]:
 
 
 def _sender(settings: Settings) -> Iterator[Line]:
-    from bot.senders import sender_for
+    from bot.out.senders import sender_for
 
     if settings.sending.kind == "spool":
         yield f"发信方式 spool：邮件只写入 {settings.paths.outbox}，不会发出", True

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sqlite3
 import sys
 from contextlib import nullcontext
 from datetime import date, datetime
 from pathlib import Path
 
 from bot.errors import HrbotError
+from bot.store import DatabaseError
 
 log = logging.getLogger("hrbot")
 
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         # The reader (head, less) went away: not a failure; keep Python from complaining at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (OSError, sqlite3.Error) as error:  # the machine's failure, said in one line
+    except (OSError, DatabaseError) as error:  # the machine's failure, said in one line
         if args.debug:
             raise
         print(f"hrbot: {_environment_line(args, error)}", file=sys.stderr)
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _environment_line(args, error: Exception) -> str:
-    if isinstance(error, sqlite3.Error):
+    if isinstance(error, DatabaseError):
         from bot.store import STORE_FILE, store_error
 
         settings = getattr(args, "loaded_settings", None)
@@ -257,25 +257,25 @@ def cmd_poll(args) -> int:
 
 
 def cmd_status(args) -> int:
-    from bot.reports import status_rows
+    from bot.reports.views import status_rows
 
     settings = _settings(args)
     rows = status_rows(settings, args.as_of or _today(settings))
     if args.json:
         _print_json([row.to_json() for row in rows])
     else:
-        from bot.reports import status_table
+        from bot.reports.views import status_table
 
         print(status_table(rows))
     return 0
 
 
 def cmd_log(args) -> int:
-    from bot.reports import kept_aside_mail, log_entries, log_table
+    from bot.reports.views import kept_aside_mail, log_entries, log_table
 
     settings = _settings(args)
     entries = log_entries(settings)
-    if args.json:  # the contract's shape: one entry per delivered message, nothing else
+    if args.json:  # docs/contract.md, "Outcomes": one entry per delivered message, nothing else
         _print_json([entry.to_json() for entry in entries])
     else:
         print(log_table(entries, kept_aside_mail(settings)))
@@ -283,7 +283,7 @@ def cmd_log(args) -> int:
 
 
 def cmd_tracker(args) -> int:
-    from bot.reports import write_tracker_for
+    from bot.reports.views import write_tracker_for
 
     settings = _settings(args)
     print(write_tracker_for(settings, args.as_of or _today(settings)))
@@ -291,7 +291,7 @@ def cmd_tracker(args) -> int:
 
 
 def cmd_remind(args) -> int:
-    from bot.reminders import remind
+    from bot.out.reminders import remind
 
     settings = _settings(args)
     for line in remind(settings, args.as_of or _today(settings), dry_run=args.dry_run):
@@ -300,8 +300,8 @@ def cmd_remind(args) -> int:
 
 
 def cmd_calendar(args) -> int:
-    from bot.deadlines import meeting_deadlines
-    from bot.workdays import WorkCalendar
+    from bot.season.deadlines import meeting_deadlines
+    from bot.season.workdays import WorkCalendar
 
     settings = _settings(args)
     result = meeting_deadlines(settings.season, WorkCalendar.load(settings.config_dir), args.meeting)
@@ -324,7 +324,7 @@ def cmd_forms(args) -> int:
 
 
 def cmd_kickoff(args) -> int:
-    from bot.reminders import kickoff
+    from bot.out.kickoff import kickoff
 
     settings = _settings(args)
     for line in kickoff(settings, dry_run=args.dry_run, force=args.force):
@@ -333,7 +333,7 @@ def cmd_kickoff(args) -> int:
 
 
 def cmd_send(args) -> int:
-    from bot.senders import deliver, retry_uncertain
+    from bot.out.senders import deliver, retry_uncertain
     from bot.store import Store
 
     settings = _settings(args)
@@ -363,7 +363,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_adjust(args) -> int:
-    from bot.adjustments import adjust
+    from bot.adjust import adjust
 
     settings = _settings(args)
     for line in adjust(settings, args.action, unit=args.unit, item=args.item, person=args.person, day=args.date,
@@ -382,7 +382,7 @@ def cmd_reprocess(args) -> int:
 
 def cmd_ballots(args) -> int:
     from bot.evaluation.ballots import write_ballots
-    from bot.roster import load_roster
+    from bot.season.roster import load_roster
 
     settings = _settings(args)
     for path in write_ballots(load_roster(settings.config_dir), settings.season.year, args.dir):
@@ -392,7 +392,7 @@ def cmd_ballots(args) -> int:
 
 def cmd_tally_sheets(args) -> int:
     from bot.evaluation.sheets import write_tally_sheets
-    from bot.roster import load_roster
+    from bot.season.roster import load_roster
 
     settings = _settings(args)
     for path in write_tally_sheets(load_roster(settings.config_dir), settings.season.year, args.dir):

@@ -50,8 +50,8 @@ def run_demo(folder: Path) -> DemoResult:
     """Make the sample season in `folder` (replacing an earlier demo there), poll it, write the tracker."""
     from bot.evaluation.results import compute, write_results
     from bot.poll import poll_once
-    from bot.reports import kept_aside_mail, log_entries, status_rows, waiting_for_hr, write_tracker_for
-    from bot.roster import load_roster
+    from bot.reports.views import kept_aside_mail, log_entries, status_rows, waiting_for_hr, write_tracker_for
+    from bot.season.roster import load_roster
     from bot.settings import EXAMPLE_CONFIG, load
 
     folder = Path(folder).resolve()

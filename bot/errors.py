@@ -1,7 +1,6 @@
 """The one error tree: every failure HR can act on is an HrbotError with one plain line."""
 
 import errno
-import sqlite3
 
 # What these errnos say is wrong is the machine (space, rights, the disk), never the input. Running
 # out of memory is left out: a mail can cause that itself, and it must not stop the mailbox for good.
@@ -64,6 +63,7 @@ def save_failed(path, error: OSError) -> StoreError:
 def environmental(error: BaseException) -> bool:
     """True for a failure of the machine or the store (a full disk, a refused permission, a damaged
     SQLite file): no verdict on the message being processed may follow from it."""
-    if isinstance(error, (StoreError, sqlite3.Error)):
+    # SQLite's own errors are named by their module: only bot.store imports sqlite3.
+    if isinstance(error, StoreError) or type(error).__module__ == "sqlite3":
         return True
     return isinstance(error, OSError) and error.errno in _ENVIRONMENT_ERRNOS

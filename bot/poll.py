@@ -13,7 +13,7 @@ from bot import __version__
 from bot.settings import Settings
 from bot.sources import Source, source_for
 from bot.store import Store
-from bot.workdays import CALENDAR_DIR, WorkCalendar
+from bot.season.workdays import CALENDAR_DIR, WorkCalendar
 
 if TYPE_CHECKING:
     from bot.records import LogEntry, Roster
@@ -71,7 +71,7 @@ def poll_once(settings: Settings, source: Source | None = None, stop=None) -> Po
         finally:
             source.close()
             if store.outbox_without_file():
-                from bot.outbox import write_files
+                from bot.out.outbox import write_files
 
                 write_files(settings, store)
     log.info("poll: %d new message(s) %s", len(report.recorded), report.counts())
@@ -92,7 +92,7 @@ class SeasonFiles:
 
     @cached_property
     def roster(self) -> Roster:
-        from bot.roster import load_roster
+        from bot.season.roster import load_roster
 
         return load_roster(self.config_dir)
 
@@ -102,7 +102,7 @@ class SeasonFiles:
 
     @cached_property
     def adjustments(self) -> tuple:
-        from bot.adjustments import load
+        from bot.season.adjustments import load
 
         return tuple(load(self.config_dir, self.roster))
 

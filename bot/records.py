@@ -9,33 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # only a type here; the idle poll should not import the email package for it
     from email.message import Message
 
-# The items of a season (contract: "What is expected of each unit").
-MEETING_REQUEST = "meeting_request"
-TEAM_REPORT = "team_report"
-PERSONAL_REPORT = "personal_report"
-LEADER_REVIEW = "leader_review"
-UNION_REVIEW = "union_review"
-RESERVE_RECOMMENDATION = "reserve_recommendation"
-BALLOT_TALLY = "ballot_tally"  # the counted 民主测评 ballots of a unit's meeting (bot.evaluation)
-ITEMS = (
-    MEETING_REQUEST,
-    TEAM_REPORT,
-    PERSONAL_REPORT,
-    LEADER_REVIEW,
-    UNION_REVIEW,
-    RESERVE_RECOMMENDATION,
-    BALLOT_TALLY,
-)
-# How HR names each item, in mail and in the tracker.
-ITEM_TITLES = {
-    MEETING_REQUEST: "述职大会时间申请",
-    TEAM_REPORT: "班子述职报告",
-    PERSONAL_REPORT: "个人述职报告",
-    LEADER_REVIEW: "民主评议考核表（领导评价意见）",
-    UNION_REVIEW: "民主评议意见",
-    RESERVE_RECOMMENDATION: "科级后备干部推荐",
-    BALLOT_TALLY: "民主测评统计表",
-}
+# The season's items and what each one is: bot.season.items.
 
 # 民主测评 (bot.evaluation): the channels a cadre is rated through, and the levels of a rating.
 STAFF, HEADS, PLANT, PEERS = "staff", "heads", "plant", "peers"
@@ -56,7 +30,7 @@ ROLES = (HEAD, SECRETARY, DEPUTY_SECRETARY, DEPUTY, CADRE, SECOND_LINE, UNION_CH
 TEAM_ROLES = (HEAD, SECRETARY, DEPUTY)  # 班子成员: reviewed by leader_review
 REPORTING_ROLES = (HEAD, SECRETARY, DEPUTY, CADRE, SECOND_LINE)  # owe a personal_report
 
-# Message outcomes (contract: hrbot log --json).
+# Message outcomes (docs/contract.md, "Outcomes").
 ACCEPTED = "accepted"
 DUPLICATE = "duplicate"
 AUTO_REPLY = "auto_reply"
@@ -69,7 +43,14 @@ REJECTED = "rejected"
 IGNORED = "ignored"
 HELD_PREFIX = "待人力资源科确认："  # the reason of a document held for HR, then why
 
-# Status states (contract: "States").
+# Outgoing mail: what kind each outbox row is, and the states it goes through (bot.out.senders):
+# queued → sending → sent, or failed / uncertain (kept aside for HR), spooled (written to a folder
+# instead of sent), cancelled (a reminder withdrawn before it went out).
+CONFIRMATION, REMINDER, KICKOFF, SUMMARY = "confirmation", "reminder", "kickoff", "summary"
+QUEUED, SENDING, SENT, FAILED = "queued", "sending", "sent", "failed"
+UNCERTAIN, SPOOLED, CANCELLED = "uncertain", "spooled", "cancelled"
+
+# Status states (docs/contract.md, "States").
 RECEIVED = "received"
 LATE = "late"
 OVERDUE = "overdue"
@@ -121,7 +102,7 @@ class RawMessage:
     Usually the whole message. A source that can read a message's structure without its body
     (IMAP: BODY[HEADER] and BODYSTRUCTURE) hands over only the header block of mail whose sender
     cannot make it a submission (off the roster, or HR itself): complete is then False, and
-    structure lists its parts as the server describes them (contract: Containers).
+    structure lists its parts as the server describes them (docs/contract.md, "Containers").
     """
 
     source_key: str  # unique within the source, e.g. "maildir:<name>" or "imap:INBOX:<validity>:<uid>"
@@ -173,7 +154,7 @@ class Mail:
 class Document:
     """One season item recognised in an attachment (or the mail text, for a meeting request)."""
 
-    item: str  # one of ITEMS
+    item: str  # a code of bot.season.items
     unit: str
     person: str | None  # None for a unit's items (team_report, union_review, ...)
     warnings: tuple[str, ...] = ()  # HR-facing, Simplified Chinese

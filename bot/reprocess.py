@@ -20,7 +20,7 @@ from bot.errors import ConfigError
 from bot.records import NO_DOCUMENTS, REJECTED, UNKNOWN_SENDER, LogEntry, RawMessage, Roster, StoredMessage
 from bot.settings import Settings
 from bot.store import Store
-from bot.workdays import WorkCalendar
+from bot.season.workdays import WorkCalendar
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +87,9 @@ def held_for_poll(store: Store, roster: Roster) -> list[StoredMessage]:
 
 def reprocess_command(settings: Settings, message_id: str | None = None) -> list[str]:
     """`hrbot reprocess [--message ID | --all-held]`: lines for the terminal."""
-    from bot import adjustments
-    from bot.outbox import write_files
-    from bot.roster import load_roster
+    from bot.season import adjustments
+    from bot.out.outbox import write_files
+    from bot.season.roster import load_roster
     from bot.sources import source_for
 
     roster = load_roster(settings.config_dir)

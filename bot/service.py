@@ -16,16 +16,16 @@ from pathlib import Path
 
 import schedule
 
-from bot import summary
+from bot.out import summary
 from bot.errors import SendError
 from bot.lock import WriterLock
 from bot.backup import daily_backup
 from bot.poll import poll_once
-from bot.reminders import reminders_due, withdraw_answered
+from bot.out.reminders import reminders_due, withdraw_answered
 from bot.settings import ServiceOptions, Settings
 from bot.sources import Source, source_for
 from bot.store import Store, StoreDamaged
-from bot.workdays import CALENDAR_DIR, WorkCalendar
+from bot.season.workdays import CALENDAR_DIR, WorkCalendar
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +165,7 @@ class Service:
 
     def send(self, now: datetime | None = None) -> None:
         """Withdraw reminders answered meanwhile, then deliver the outbox; a sending problem is logged."""
-        from bot.senders import deliver
+        from bot.out.senders import deliver
 
         with self._send_lock, Store.open(self.settings.paths.data) as store:
             try:

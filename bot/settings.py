@@ -85,9 +85,9 @@ class Sending(NamedTuple):
 class Paths(NamedTuple):
     """[paths]: the data, outbox and tracker folders, resolved against the config folder."""
 
-    data: Path
-    outbox: Path
-    tracker: Path
+    data: Path = Path("data")
+    outbox: Path = Path("outbox")
+    tracker: Path = Path("tracker")
 
 
 class Reminders(NamedTuple):
@@ -326,7 +326,7 @@ class _Reader:
             self.fail(section, key, f"“{value}”无效，可选值：{' / '.join(choices)}")
         return value
 
-    def path(self, table, section, key, default=None) -> Path | None:
+    def path(self, table, section, key, default=...) -> Path | None:
         value = self.get(table, section, key, str, default)
         if value is None:
             return None
@@ -344,14 +344,15 @@ class _Reader:
             schedule=self.schedule(self.table(doc, "schedule", required=False)),
             mail=MailStyle(
                 script=self.get(
-                    self.table(doc, "mail", required=False), "mail", "script", str, "simplified",
+                    self.table(doc, "mail", required=False), "mail", "script", str,
                     choices=("simplified", "traditional"),
                 )
             ),
             limits=self.limits(self.table(doc, "limits", required=False)),
             service=self.service(self.table(doc, "service", required=False)),
             require_authentication=self.get(
-                self.table(doc, "security", required=False), "security", "require_authentication", bool, True
+                self.table(doc, "security", required=False), "security", "require_authentication", bool,
+                Settings._field_defaults["require_authentication"],
             ),
             evaluation=self.evaluation(self.table(doc, "evaluation", required=False)),
         )
@@ -369,9 +370,9 @@ class _Reader:
             meeting_request_due=self.get(t, s, "meeting_request_due", date),
             union_review_due=self.get(t, s, "union_review_due", date),
             final_due=self.get(t, s, "final_due", date),
-            report_workdays_before_meeting=self.get(t, s, "report_workdays_before_meeting", int, 3),
-            review_workdays_after_meeting=self.get(t, s, "review_workdays_after_meeting", int, 3),
-            reserve_recommendation_due=self.get(t, s, "reserve_recommendation_due", date, None),
+            report_workdays_before_meeting=self.get(t, s, "report_workdays_before_meeting", int),
+            review_workdays_after_meeting=self.get(t, s, "review_workdays_after_meeting", int),
+            reserve_recommendation_due=self.get(t, s, "reserve_recommendation_due", date),
         )
         for key in ("report_workdays_before_meeting", "review_workdays_after_meeting"):
             if getattr(season, key) < 0:
@@ -381,24 +382,24 @@ class _Reader:
     def mailbox(self, t: dict) -> Mailbox:
         s = "mailbox"
         kind = self.get(t, s, "kind", str, choices=("maildir", "imap", "ews"))
-        security = self.get(t, s, "security", str, "ssl", choices=("ssl", "starttls", "none"))
+        security = self.get(t, s, "security", str, choices=("ssl", "starttls", "none"))
         box = Mailbox(
             kind=kind,
             path=self.path(t, s, "path"),
-            host=self.get(t, s, "host", str, ""),
+            host=self.get(t, s, "host", str),
             port=self.get(t, s, "port", int, {"ssl": 993, "starttls": 143, "none": 143}[security]),
             security=security,
-            username=self.get(t, s, "username", str, ""),
-            password_env=self.get(t, s, "password_env", str, ""),
-            folder=self.get(t, s, "folder", str, "INBOX"),
+            username=self.get(t, s, "username", str),
+            password_env=self.get(t, s, "password_env", str),
+            folder=self.get(t, s, "folder", str),
             ca_file=self.path(t, s, "ca_file"),
-            since=self.get(t, s, "since", date, None),
-            move_to=self.get(t, s, "move_to", str, ""),
-            timeout=float(self.get(t, s, "timeout", float, 60.0)),
-            poll_interval=self.get(t, s, "poll_interval", int, 300),
-            service_endpoint=self.get(t, s, "service_endpoint", str, ""),
-            server=self.get(t, s, "server", str, ""),
-            auth=self.get(t, s, "auth", str, "ntlm", choices=("ntlm", "basic")),
+            since=self.get(t, s, "since", date),
+            move_to=self.get(t, s, "move_to", str),
+            timeout=float(self.get(t, s, "timeout", float)),
+            poll_interval=self.get(t, s, "poll_interval", int),
+            service_endpoint=self.get(t, s, "service_endpoint", str),
+            server=self.get(t, s, "server", str),
+            auth=self.get(t, s, "auth", str, choices=("ntlm", "basic")),
         )
         if kind == "maildir" and box.path is None:
             raise ConfigError(self.file, "[mailbox] kind = \"maildir\" 时需要 path")
@@ -412,24 +413,24 @@ class _Reader:
         address = self.get(t, "hr", "address", str)
         if "@" not in address:
             self.fail("hr", "address", f"“{address}”不是有效的邮箱地址")
-        return Hr(address=address.strip().lower(), name=self.get(t, "hr", "name", str, "人力资源科"))
+        return Hr(address=address.strip().lower(), name=self.get(t, "hr", "name", str))
 
     def sending(self, t: dict) -> Sending:
         s = "sending"
-        kind = self.get(t, s, "kind", str, "spool", choices=("spool", "smtp", "ews"))
-        security = self.get(t, s, "security", str, "starttls", choices=("ssl", "starttls", "none"))
+        kind = self.get(t, s, "kind", str, choices=("spool", "smtp", "ews"))
+        security = self.get(t, s, "security", str, choices=("ssl", "starttls", "none"))
         sending = Sending(
             kind=kind,
-            host=self.get(t, s, "host", str, ""),
+            host=self.get(t, s, "host", str),
             port=self.get(t, s, "port", int, {"ssl": 465, "starttls": 587, "none": 25}[security]),
             security=security,
-            username=self.get(t, s, "username", str, ""),
-            password_env=self.get(t, s, "password_env", str, ""),
+            username=self.get(t, s, "username", str),
+            password_env=self.get(t, s, "password_env", str),
             ca_file=self.path(t, s, "ca_file"),
-            timeout=float(self.get(t, s, "timeout", float, 60.0)),
-            save_to_sent=self.get(t, s, "save_to_sent", bool, False),
-            sent_folder=self.get(t, s, "sent_folder", str, "Sent"),
-            max_replies_per_sender_per_day=self.get(t, s, "max_replies_per_sender_per_day", int, 20),
+            timeout=float(self.get(t, s, "timeout", float)),
+            save_to_sent=self.get(t, s, "save_to_sent", bool),
+            sent_folder=self.get(t, s, "sent_folder", str),
+            max_replies_per_sender_per_day=self.get(t, s, "max_replies_per_sender_per_day", int),
         )
         if kind == "smtp" and not sending.host:
             raise ConfigError(self.file, "[sending] kind = \"smtp\" 时需要 host")
@@ -437,9 +438,9 @@ class _Reader:
 
     def paths(self, t: dict) -> Paths:
         return Paths(
-            data=self.path(t, "paths", "data", "data"),
-            outbox=self.path(t, "paths", "outbox", "outbox"),
-            tracker=self.path(t, "paths", "tracker", "tracker"),
+            data=self.path(t, "paths", "data"),
+            outbox=self.path(t, "paths", "outbox"),
+            tracker=self.path(t, "paths", "tracker"),
         )
 
     def reminders(self, t: dict) -> Reminders:
@@ -455,24 +456,26 @@ class _Reader:
                 self.fail("reminders.leaders", unit, "应是邮箱地址的列表")
             leaders[unit] = tuple(a.strip().lower() for a in addresses)
         return Reminders(
-            days_before=self.get(t, s, "days_before", int, 2),
-            on_due_day=self.get(t, s, "on_due_day", bool, True),
-            overdue_every_workdays=max(1, self.get(t, s, "overdue_every_workdays", int, 1)),
-            remind_cadres=self.get(t, s, "remind_cadres", bool, False),
-            escalate_after_workdays=self.get(t, s, "escalate_after_workdays", int, 2),
-            attach_forms=self.get(t, s, "attach_forms", bool, True),
+            days_before=self.get(t, s, "days_before", int),
+            on_due_day=self.get(t, s, "on_due_day", bool),
+            overdue_every_workdays=max(1, self.get(t, s, "overdue_every_workdays", int)),
+            remind_cadres=self.get(t, s, "remind_cadres", bool),
+            escalate_after_workdays=self.get(t, s, "escalate_after_workdays", int),
+            attach_forms=self.get(t, s, "attach_forms", bool),
             leaders=leaders,
         )
 
     def schedule(self, t: dict) -> Schedule:
-        def clock(key, default):
-            value = self.get(t, "schedule", key, str, default)
+        def clock(key):
+            value = self.get(t, "schedule", key, str)
+            if isinstance(value, time):  # the class's default
+                return value
             try:
                 return time.fromisoformat(value)
             except ValueError:
                 self.fail("schedule", key, f"时间“{value}”无效，应写成 08:00 这样的格式")
 
-        return Schedule(tracker_time=clock("tracker_time", "08:00"), reminder_time=clock("reminder_time", "09:00"))
+        return Schedule(tracker_time=clock("tracker_time"), reminder_time=clock("reminder_time"))
 
     def service(self, t: dict) -> ServiceOptions:
         s = "service"
@@ -490,8 +493,8 @@ class _Reader:
 
     def limits(self, t: dict) -> Limits:
         values = {}
-        for key, default in Limits._field_defaults.items():
-            value = self.get(t, "limits", key, int, default)
+        for key in Limits._fields:
+            value = self.get(t, "limits", key, int)
             if value <= 0:
                 self.fail("limits", key, "应是正整数")
             values[key] = value

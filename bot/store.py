@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.errors import StoreError, save_failed
+from bot.records import CANCELLED, CONFIRMATION, QUEUED, SENT
 
 if TYPE_CHECKING:  # built only by the readers below: a poll with nothing new imports no record type
     from bot.records import (Arrival, AttachmentLog, HeldDocument, LogEntry, OutboxRow, Outgoing, Recorded,
@@ -19,6 +20,8 @@ if TYPE_CHECKING:  # built only by the readers below: a poll with nothing new im
 log = logging.getLogger(__name__)
 
 STORE_FILE = "hrbot.sqlite3"
+# What a damaged, locked or unreadable store raises; others catch it by this name (only this module imports sqlite3).
+DatabaseError = sqlite3.Error
 # Size and modification time of the store as hrbot last left it. A store found otherwise was
 # changed by something else (a copy, a restore, a damaged disk) and is checked before use; an
 # unchanged one is not, so the idle poll stays cheap.
@@ -228,7 +231,7 @@ class Store:
     # --- intake -----------------------------------------------------------
 
     def is_duplicate(self, message_id: str | None, content_hash: str, excluding: int | None = None) -> bool:
-        """Delivered before: same Message-ID and same content (contract: Identity and duplicates).
+        """Delivered before: same Message-ID and same content (docs/contract.md, "Identity and duplicates").
 
         excluding: the row of a message being examined again, which is no earlier delivery of itself.
         """
@@ -472,13 +475,13 @@ class Store:
     def set_outbox_state(self, outbox_id: int, state: str, error: str = "", next_attempt: datetime | None = None,
                          attempted: bool = False) -> None:
         # Synced even against a power cut: 'sending' must be on disk before the server hears of the
-        # mail, or a lost mark would send it twice (bot.senders). A few per mail sent: cheap.
+        # mail, or a lost mark would send it twice (bot.out.senders). A few per mail sent: cheap.
         with self._transaction(durable=True):
             self.db.execute(
                 "UPDATE outbox SET state = ?, last_error = ?, next_attempt = ?, attempts = attempts + ?,"
-                " sent_at = CASE WHEN ? = 'sent' THEN ? ELSE sent_at END WHERE id = ?",
-                (state, error, _iso_utc(next_attempt) if next_attempt else None, int(attempted), state,
-                 _utcnow(), outbox_id),
+                " sent_at = COALESCE(?, sent_at) WHERE id = ?",
+                (state, error, _iso_utc(next_attempt) if next_attempt else None, int(attempted),
+                 _utcnow() if state == SENT else None, outbox_id),
             )
 
     def replies_for_arrivals(self, recipient: str, start: datetime, end: datetime) -> int:
@@ -489,8 +492,8 @@ class Store:
         """
         rows = self.db.execute(
             "SELECT o.recipients FROM outbox o JOIN messages m ON m.id = o.answers"
-            " WHERE o.kind = 'confirmation' AND m.received_at >= ? AND m.received_at < ?",
-            (_iso_utc(start), _iso_utc(end)),
+            " WHERE o.kind = ? AND m.received_at >= ? AND m.received_at < ?",
+            (CONFIRMATION, _iso_utc(start), _iso_utc(end)),
         )
         return sum(1 for (recipients,) in rows if recipient in json.loads(recipients))
 
@@ -503,8 +506,8 @@ class Store:
         """Withdraw a mail that has not started going out; False if a sender already took it."""
         with self._transaction():
             cursor = self.db.execute(
-                "UPDATE outbox SET state = 'cancelled', last_error = ? WHERE id = ? AND state = 'queued'",
-                (reason, outbox_id),
+                "UPDATE outbox SET state = ?, last_error = ? WHERE id = ? AND state = ?",
+                (CANCELLED, reason, outbox_id, QUEUED),
             )
         return cursor.rowcount == 1
 

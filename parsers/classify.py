@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
-from bot.records import BALLOT_TALLY, MEETING_REQUEST, PERSONAL_REPORT, RESERVE_RECOMMENDATION, TEAM_REPORT
+from bot.season.items import MEETING_REQUEST, PERSONAL_REPORT, TABLE, TEAM_REPORT
 from parsers.docx_text import DocxText
 from parsers.fields import Fields
 from parsers.meeting_request import asks_for_meeting
@@ -19,37 +19,24 @@ _SENTENCE_MARKS = re.compile(r"[，。；！？,;!?]")  # a title has none of th
 # A meeting request is a short note; a long document that mentions the meeting is something else.
 MEETING_NOTE_MAX = 800
 
-_REVIEW_WORDS = re.compile(r"民主评议|评议表|评议考核|评价意见")
-_RESERVE_WORDS = re.compile(r"后备干部|后备人选")
-_TALLY_WORDS = re.compile(r"测评.{0,6}统计")  # 民主测评统计表, 测评票统计
-# 领导班子述职报告, 合成车间班子2026年度述职报告 — but not 班子成员王珺述职报告.
-_TEAM_WORDS = re.compile(r"班子(?!成员).{0,10}?述职|班子工作报告")
 _BARE_TITLE = re.compile(r"^(\d{4}年度?)?(工作)?述职报告$")
 _TEAM_SUBTITLE = re.compile(r"^[（(—\-]*(\S{0,12}?)(领导)?班子[）)]?$")
-_MEETING_WORDS = re.compile(r"述职(大)?会")
-_MEETING_ASK = re.compile(r"申请|请示|时间|日期|安排")
 # Words only the season's documents use together: a document with them is not someone's menu.
 _SEASON_WORDS = re.compile(r"述职|评议|考核|评价意见|后备干部|班子")
 SEASON_SCAN_CHARS = 3000
 
 
 def item_in_words(text: str | None) -> str | None:
-    """The item a title, file name or subject names, or None."""
+    """The item a title, file name or subject names (REVIEW for either review), or None.
+
+    Each item's words are in bot.season.items, tried by their words_rank, then in the table's order.
+    """
     flat = compact(text or "")
     if not flat:
         return None
-    if _REVIEW_WORDS.search(flat):
-        return REVIEW
-    if _RESERVE_WORDS.search(flat):
-        return RESERVE_RECOMMENDATION
-    if _TALLY_WORDS.search(flat):
-        return BALLOT_TALLY
-    if _TEAM_WORDS.search(flat) and "个人" not in flat:
-        return TEAM_REPORT
-    if _MEETING_WORDS.search(flat) and _MEETING_ASK.search(flat):
-        return MEETING_REQUEST
-    if "述职" in flat:
-        return PERSONAL_REPORT
+    for item in sorted(TABLE.values(), key=lambda i: -i.words_rank):
+        if item.words and re.search(item.words, flat):
+            return REVIEW if item.review else item.code
     return None
 
 

@@ -14,7 +14,14 @@ from docx.oxml.ns import qn
 from docx.shared import Pt
 
 from bot.crashpoints import write_atomically
-from bot.records import LEADER_REVIEW, PERSONAL_REPORT, RESERVE_RECOMMENDATION, TEAM_REPORT, UNION_REVIEW
+from bot.season.items import (
+    LEADER_REVIEW,
+    PERSONAL_REPORT,
+    RESERVE_RECOMMENDATION,
+    TEAM_REPORT,
+    UNION_REVIEW,
+    form_files,
+)
 from parsers import samples
 
 # --- the forms' words: the recogniser reads documents by these -------------------
@@ -24,12 +31,8 @@ PERSONAL_TITLE = "科级干部个人述职报告"
 REVIEW_TITLE = "民主评议考核表"
 RESERVE_TITLE = "科级后备干部推荐表"
 
-FORM_FILES = {
-    TEAM_REPORT: "附件1 班子述职报告.docx",
-    PERSONAL_REPORT: "附件2 科级干部个人述职报告.docx",
-    LEADER_REVIEW: "附件3 民主评议考核表.docx",  # the union review uses the same form
-    RESERVE_RECOMMENDATION: "附件4 科级后备干部推荐表.docx",
-}
+# The forms' file names, by the first item each answers (bot.season.items says which form answers which item).
+FORM_FILES = form_files()
 
 TEAM_FIELDS = ("单位", "述职人", "日期")
 TEAM_ASPECTS = ("政治素质", "领导能力", "工作业绩", "团结协作", "作风形象")
@@ -69,20 +72,25 @@ RESERVE_COLUMNS = ("序号", "姓名", "性别", "出生年月", "现任职务",
 RESERVE_ROWS = 5
 
 
+def blank_forms() -> dict[str, bytes]:
+    """The blank forms 附件1–4, made in memory, by file name in FORM_FILES order."""
+    blanks = {
+        TEAM_REPORT: lambda: _team_report("", "", None, blank=True),
+        PERSONAL_REPORT: lambda: _personal_report("", "", "", None, {n: "" for n in PERSONAL_PARTS}),
+        LEADER_REVIEW: lambda: _review("", None, "", "", "", [("", "", "")] * REVIEW_ROWS),
+        RESERVE_RECOMMENDATION: lambda: _reserve("", None, [("", "", "", "", "")] * RESERVE_ROWS),
+    }
+    return {name: _bytes(blanks[item]()) for item, name in FORM_FILES.items()}
+
+
 def write_forms(folder: Path) -> list[Path]:
     """Write the blank forms 附件1–4 into folder (created if needed); return their paths."""
     folder.mkdir(parents=True, exist_ok=True)
-    blanks = {
-        TEAM_REPORT: _team_report("", "", None, blank=True),
-        PERSONAL_REPORT: _personal_report("", "", "", None, {n: "" for n in PERSONAL_PARTS}),
-        LEADER_REVIEW: _review("", None, "", "", "", [("", "", "")] * REVIEW_ROWS),
-        RESERVE_RECOMMENDATION: _reserve("", None, [("", "", "", "", "")] * RESERVE_ROWS),
-    }
     paths = []
-    for item, doc in blanks.items():
-        path = folder / FORM_FILES[item]
-        # Made in memory, then written whole: a full disk leaves no half-written form behind.
-        write_atomically(path, doc.save, mode=0o644)
+    for name, data in blank_forms().items():
+        path = folder / name
+        # Written whole: a full disk leaves no half-written form behind.
+        write_atomically(path, data, mode=0o644)
         paths.append(path)
     return paths
 
@@ -146,7 +154,7 @@ def fill_reserve_recommendation(unit: str, names: Sequence[str], on: date | None
 
 
 def _team_report(unit: str, reporter: str, on: date | None, blank: bool) -> DocxDocument:
-    doc = _start("附件1", TEAM_TITLE)
+    doc = titled_document(TEAM_TITLE, above="附件1")
     _label_table(doc, _head(TEAM_FIELDS, (unit, reporter, _date(on)), per_row=3))
     _heading(doc, TEAM_SECTIONS[0])
     for n, aspect in enumerate(TEAM_ASPECTS):
@@ -160,7 +168,7 @@ def _team_report(unit: str, reporter: str, on: date | None, blank: bool) -> Docx
 
 
 def _personal_report(unit: str, name: str, post: str, on: date | None, parts: Mapping[int, str]) -> DocxDocument:
-    doc = _start("附件2", PERSONAL_TITLE)
+    doc = titled_document(PERSONAL_TITLE, above="附件2")
     _label_table(doc, _head(PERSONAL_FIELDS, (unit, name, post, _date(on)), per_row=2))
     for n in sorted(parts):
         _heading(doc, PERSONAL_PARTS[n])
@@ -171,7 +179,7 @@ def _personal_report(unit: str, name: str, post: str, on: date | None, parts: Ma
 def _review(
     unit: str, on: date | None, reviewer: str, reviewer_post: str, kind: str, rows: Sequence[tuple[str, str, str]]
 ) -> DocxDocument:
-    doc = _start("附件3", REVIEW_TITLE)
+    doc = titled_document(REVIEW_TITLE, above="附件3")
     *head, kind_label = REVIEW_FIELDS
     table = _label_table(doc, _head(head, (unit, _date(on), reviewer, reviewer_post), per_row=2))
     kind_row = table.add_row().cells
@@ -192,7 +200,7 @@ def _review(
 
 
 def _reserve(unit: str, on: date | None, rows: Sequence[tuple[str, str, str, str, str]]) -> DocxDocument:
-    doc = _start("附件4", RESERVE_TITLE)
+    doc = titled_document(RESERVE_TITLE, above="附件4")
     _label_table(doc, _head(RESERVE_FIELDS, (unit, _date(on)), per_row=2))
     table = doc.add_table(rows=1, cols=len(RESERVE_COLUMNS))
     table.style = "Table Grid"
@@ -206,14 +214,17 @@ def _reserve(unit: str, on: date | None, rows: Sequence[tuple[str, str, str, str
     return doc
 
 
-def _start(attachment: str, title: str) -> DocxDocument:
+def titled_document(title: str, above: str | None = None) -> DocxDocument:
+    """A new document in the forms' style (宋体, 12 pt): `above` (附件N) on a line of its own, then the
+    title, bold and centred. The evaluation's ballots are made in the same style."""
     doc = new_docx()
     normal = doc.styles["Normal"]
     normal.font.name = "宋体"
     normal.font.size = Pt(12)
     # python-docx sets only the Latin font; Chinese text follows the eastAsia font.
     normal.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), "宋体")
-    doc.add_paragraph(attachment)
+    if above is not None:
+        doc.add_paragraph(above)
     heading = doc.add_paragraph()
     heading.alignment = WD_ALIGN_PARAGRAPH.CENTER
     run = heading.add_run(title)

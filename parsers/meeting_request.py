@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from bot.records import MEETING_REQUEST, Document, Mail, Person, Roster
+from bot.records import Document, Mail, Person, Roster
+from bot.season.items import MEETING_REQUEST
 from parsers.script import to_simplified
 
 _CN_DIGITS = {"〇": 0, "零": 0, "○": 0, "Ｏ": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4}

@@ -8,23 +8,24 @@ from dataclasses import replace
 
 from bot.records import (
     ACCEPTED,
-    BALLOT_TALLY,
     HEAD,
     HELD_PREFIX,
     IGNORED,
-    LEADER_REVIEW,
-    MEETING_REQUEST,
-    PERSONAL_REPORT,
     REJECTED,
     REPORTING_ROLES,
-    RESERVE_RECOMMENDATION,
-    TEAM_REPORT,
     Document,
     Mail,
     Part,
     Person,
     Recognition,
     Roster,
+)
+from bot.season.items import (
+    BALLOT_TALLY,
+    LEADER_REVIEW,
+    MEETING_REQUEST,
+    PERSONAL_REPORT,
+    TEAM_REPORT,
 )
 from parsers import convert, filekind, pdf, tally, xlsx
 from parsers.checks import personal_report_warnings
@@ -134,7 +135,8 @@ def recognise_docx(doc: DocxText, ctx: Context) -> Recognition:
     if item == BALLOT_TALLY:  # counted only from the workbook HR sent out: the sender must send that one
         return Recognition(REJECTED, "民主测评统计表请在人力资源科下发的 Excel 统计表中填写后原样发送，不要另存为其他格式或复制到新表")
     try:
-        documents = _BUILDERS[item](doc, found, ctx)
+        builder = _BUILDERS.get(item)
+        documents = builder(doc, found, ctx) if builder else _unit_document(item, doc, found, ctx)
     except Refused as refused:
         return held(ctx, str(refused), LEADER_REVIEW if item == REVIEW else item, refused.person)
     log.debug("%s: %s", ctx.filename, documents)
@@ -201,10 +203,11 @@ def _team_report(doc: DocxText, found: Fields, ctx: Context) -> list[Document]:
     return [Document(item=TEAM_REPORT, unit=unit, person=None, warnings=tuple(warnings))]
 
 
-def _reserve_recommendation(doc: DocxText, found: Fields, ctx: Context) -> list[Document]:
+def _unit_document(item: str, doc: DocxText, found: Fields, ctx: Context) -> list[Document]:
+    """A unit's own document with no parser of its own (科级后备干部推荐): the unit it names, else the sender's."""
     named = content_unit(ctx, found.get("单位", ""), "\n".join(title_lines(doc)))
     unit, warnings = unit_for(ctx, named, None)
-    return [Document(item=RESERVE_RECOMMENDATION, unit=unit, person=None, warnings=tuple(warnings))]
+    return [Document(item=item, unit=unit, person=None, warnings=tuple(warnings))]
 
 
 def _meeting_request(doc: DocxText, found: Fields, ctx: Context) -> list[Document]:
@@ -218,6 +221,5 @@ _BUILDERS = {
     PERSONAL_REPORT: _personal_report,
     TEAM_REPORT: _team_report,
     REVIEW: review_documents,
-    RESERVE_RECOMMENDATION: _reserve_recommendation,
     MEETING_REQUEST: _meeting_request,
 }

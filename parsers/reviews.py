@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from bot.records import HEAD, LEADER_REVIEW, UNION_CHAIR, UNION_REVIEW, Document, Person
+from bot.records import HEAD, UNION_CHAIR, Document, Person
+from bot.season.items import LEADER_REVIEW, UNION_REVIEW
 from parsers.classify import heading, stem, title_lines
 from parsers.context import Context, Refused, content_unit, resolve_person, unit_for
 from parsers.docx_text import DocxText

@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import imap_server
 import pytest
 
 from bot.settings import EXAMPLE_CONFIG, Settings, load
@@ -56,7 +57,7 @@ DEMO_ACCEPTED = DEMO_OUTCOMES["accepted"]
 def demo_season(settings) -> Settings:
     """The demo's deliveries (DEMO_OUTCOMES) in the test config's Maildir, not yet polled."""
     from bot.demo import sample_messages
-    from bot.roster import load_roster
+    from bot.season.roster import load_roster
 
     for when, raw in sample_messages(load_roster(settings.config_dir), settings.hr.address):
         deliver(settings, when, raw)
@@ -68,3 +69,23 @@ def set_option(settings: Settings, section: str, text: str) -> Settings:
     file = settings.config_dir / "settings.toml"
     file.write_text(file.read_text(encoding="utf-8") + f"\n[{section}]\n{text}\n", encoding="utf-8")
     return load(settings.config_dir)
+
+
+@pytest.fixture
+def dovecot(tmp_path):
+    """A real dovecot on 127.0.0.1 for the test (tests/imap_server.py)."""
+    if not imap_server.available():
+        pytest.skip("dovecot is not installed (Debian: apt-get install dovecot-imapd; .ci/run does it)")
+    with imap_server.run_dovecot(tmp_path) as server:
+        yield server
+
+
+def use_imap(config_dir: Path, dovecot, monkeypatch) -> Settings:
+    """The test config's [mailbox] switched from the Maildir to the dovecot; the settings re-read."""
+    monkeypatch.setenv("HRBOT_TEST_IMAP_PASSWORD", dovecot.password)
+    text = (config_dir / "settings.toml").read_text(encoding="utf-8")
+    text = text.replace('kind = "maildir"', (
+        f'kind = "imap"\nhost = "{dovecot.host}"\nport = {dovecot.port}\nsecurity = "none"\n'
+        f'username = "{dovecot.user}"\npassword_env = "HRBOT_TEST_IMAP_PASSWORD"\ntimeout = 10'), 1)
+    (config_dir / "settings.toml").write_text(text, encoding="utf-8")
+    return load(config_dir)

@@ -9,13 +9,13 @@ from datetime import date
 import pytest
 from conftest import at, deliver
 
-from bot.adjustments import load
+from bot.season.adjustments import load
 from bot.cli import main
 from bot.demo import build_message
 from bot.errors import ConfigError
 from bot.poll import poll_once
-from bot.reports import status_rows
-from bot.roster import load_roster
+from bot.reports.views import status_rows
+from bot.season.roster import load_roster
 from parsers.forms import fill_review
 
 HEADER = "单位,材料,人员,处理,日期,说明"
@@ -113,7 +113,7 @@ def test_adjust_command_creates_an_excel_friendly_file(settings, capsys):
 
 def test_adjustments_assign_a_held_document(settings):
     from bot.records import AttachmentLog, LogEntry, RawMessage, Recorded
-    from bot.reports import kept_aside_mail, log_entries, waiting_for_hr
+    from bot.reports.views import kept_aside_mail, log_entries, waiting_for_hr
     from bot.store import Store
 
     held = AttachmentLog("评议表.docx", "ignored", "待人力资源科确认：无法确定评议对象", item="leader_review",

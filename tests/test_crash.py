@@ -180,7 +180,7 @@ def outcome_of(config: Path) -> dict:
 
 def test_crash_kill_9_at_random_moments_of_a_long_poll_then_a_clean_poll_is_an_uninterrupted_run(tmp_path):
     from bot.demo import sample_messages
-    from bot.roster import load_roster
+    from bot.season.roster import load_roster
     from bot.settings import EXAMPLE_CONFIG
 
     messages = sample_messages(load_roster(EXAMPLE_CONFIG), HR)  # made once: a .docx carries its making time

@@ -5,34 +5,36 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.deadlines import MeetingDeadlines, due_date, expected_items, meeting_deadlines, status, unit_meeting
+from bot.season.deadlines import MeetingDeadlines, due_date, expected_items, meeting_deadlines, status, unit_meeting
 from bot.records import (
-    BALLOT_TALLY,
     CADRE,
     DEPUTY,
     DEPUTY_SECRETARY,
     HEAD,
     LATE,
-    LEADER_REVIEW,
-    MEETING_REQUEST,
     OVERDUE,
     PENDING,
-    PERSONAL_REPORT,
     RECEIVED,
-    RESERVE_RECOMMENDATION,
     SECOND_LINE,
     SECRETARY,
-    TEAM_REPORT,
     UNION_CHAIR,
-    UNION_REVIEW,
     Arrival,
     Expected,
     Person,
     Roster,
     Unit,
 )
+from bot.season.items import (
+    BALLOT_TALLY,
+    LEADER_REVIEW,
+    MEETING_REQUEST,
+    PERSONAL_REPORT,
+    RESERVE_RECOMMENDATION,
+    TEAM_REPORT,
+    UNION_REVIEW,
+)
 from bot.settings import Season
-from bot.workdays import WorkCalendar
+from bot.season.workdays import WorkCalendar
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SEASON = Season(

@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.intake.decode import content_hash, decode, html_to_text
-from bot.intake.charsets import decode_bytes
-from bot.intake.names import decode_words, file_name, lenient_base64, params, sender
+from bot.mime.charsets import decode_bytes
+from bot.mime.names import decode_words, lenient_base64, params, sender
+from bot.mime.parts import name_part
 from bot.records import Mail, Part
 
 MAIL = Path(__file__).parent / "data" / "mail"
@@ -378,7 +379,7 @@ def test_params_keep_semicolons_and_escapes_in_quotes():
 
 def test_rfc2231_form_beats_the_plain_one():
     header = "attachment; filename=\"fallback.docx\"; filename*=UTF-8''%E7%8E%8B%E7%8F%BA.docx"
-    assert file_name(header, None) == "王珺.docx"
+    assert name_part("application/octet-stream", "attachment", {}, params(header), True, None).filename == "王珺.docx"
 
 
 def test_lenient_base64_concatenated_chunks():

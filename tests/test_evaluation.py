@@ -13,20 +13,20 @@ import pytest
 from docx import Document as read_docx
 from openpyxl import Workbook, load_workbook
 
-import imap_server
-from conftest import at
+from conftest import at, use_imap
 
 from bot.cli import main
 from bot.demo import build_message
 from bot.evaluation.ballots import write_ballots
 from bot.evaluation.sheets import fill_tally, write_tally_sheets
 from bot.poll import poll_once
-from bot.records import BALLOT_TALLY, CADRE_LEVELS, Roster
-from bot.reports import status_rows
-from bot.roster import load_roster
+from bot.records import CADRE_LEVELS, Roster
+from bot.season.items import BALLOT_TALLY
+from bot.reports.views import status_rows
+from bot.season.roster import load_roster
 from bot.settings import load
 from bot.store import Store
-from bot.summary import send_summary
+from bot.out.summary import send_summary
 
 PEOPLE_WITH_SYSTEMS = """单位,姓名,角色,邮箱,系统
 合成车间,李建国,主要领导,lijianguo@tengfei.example,生产
@@ -60,27 +60,12 @@ SCORES = [("合成车间", "李建国", 90, 85), ("合成车间", "王珺", 92, 
 
 
 @pytest.fixture
-def dovecot(tmp_path):
-    if not imap_server.available():
-        pytest.skip("dovecot is not installed (Debian: apt-get install dovecot-imapd; .ci/run does it)")
-    with imap_server.run_dovecot(tmp_path) as server:
-        yield server
-
-
-@pytest.fixture
 def season(config_dir):
     (config_dir / "people.csv").write_text(PEOPLE_WITH_SYSTEMS, encoding="utf-8")
     return config_dir
 
 
-def imap_settings(config_dir, dovecot, monkeypatch):
-    monkeypatch.setenv("HRBOT_TEST_IMAP_PASSWORD", dovecot.password)
-    text = (config_dir / "settings.toml").read_text(encoding="utf-8")
-    text = text.replace('kind = "maildir"', (
-        f'kind = "imap"\nhost = "{dovecot.host}"\nport = {dovecot.port}\nsecurity = "none"\n'
-        f'username = "{dovecot.user}"\npassword_env = "HRBOT_TEST_IMAP_PASSWORD"\ntimeout = 10'), 1)
-    (config_dir / "settings.toml").write_text(text, encoding="utf-8")
-    return load(config_dir)
+
 
 
 def sheets_by_name(config_dir, folder) -> dict[str, bytes]:
@@ -117,7 +102,7 @@ def score(counts) -> float:
 
 
 def test_evaluation_round_trip_through_dovecot(season, dovecot, monkeypatch, tmp_path, capsys):
-    settings = imap_settings(season, dovecot, monkeypatch)
+    settings = use_imap(season, dovecot, monkeypatch)
     blank = sheets_by_name(season, tmp_path / "sheets")
     hc_staff = "合成车间-员工民主测评统计表.xlsx"
 
@@ -333,7 +318,7 @@ def test_results_not_importing_pandas_in_the_idle_poll():
     import subprocess
     import sys
 
-    code = "import sys, bot.poll, bot.service, bot.reports; print('pandas' in sys.modules)"
+    code = "import sys, bot.poll, bot.service, bot.reports.views; print('pandas' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 

@@ -22,8 +22,8 @@ from bot.demo import build_message
 from bot.errors import MailboxError, SendError
 from bot.poll import poll_once
 from bot.records import LogEntry, OutboxRow, RawMessage, Recorded
-from bot.senders import DeliveryUncertain, deliver
-from bot.senders.ews import EwsSender
+from bot.out.senders import DeliveryUncertain, deliver
+from bot.out.senders.ews import EwsSender
 from bot.settings import EXAMPLE_CONFIG, Mailbox, Settings, load
 from bot.sources.ews import EwsSource
 from bot.store import Store

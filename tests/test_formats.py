@@ -19,8 +19,9 @@ from pypdf import PdfReader, PdfWriter
 from bot.intake import extract
 from bot.intake.decode import decode
 from bot.intake.unpack import ContainerRefused, Listed, expand, unpack
-from bot.records import ACCEPTED, IGNORED, PERSONAL_REPORT, REJECTED, UNION_REVIEW, Mail, Part, Recognition
-from bot.roster import load_roster
+from bot.records import ACCEPTED, IGNORED, REJECTED, Mail, Part, Recognition
+from bot.season.items import PERSONAL_REPORT, UNION_REVIEW
+from bot.season.roster import load_roster
 from bot.settings import EXAMPLE_CONFIG, Limits
 from parsers import convert, recognise
 from parsers.forms import fill_personal_report
@@ -433,7 +434,7 @@ def test_damaged_winmail_dat_is_refused():
 @pytest.mark.skipif("unpack" not in vars(extract), reason="extract.documents() does not call bot.intake.unpack yet")
 def test_pipeline_lists_the_container_then_its_parts(settings):
     from bot.poll import poll_once
-    from bot.reports import log_entries
+    from bot.reports.views import log_entries
 
     data = _zip([("王珺述职报告.docx", _report())])
     raw = _forward(("材料.zip", data))

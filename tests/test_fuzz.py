@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings as hypothesis_settings, stra
 from bot.intake.job import Context
 from bot.intake.pipeline import process
 from bot.records import RawMessage
-from bot.roster import load_roster
+from bot.season.roster import load_roster
 from bot.store import Store
-from bot.workdays import WorkCalendar
+from bot.season.workdays import WorkCalendar
 from parsers import forms
 
 ROSTER_SENDERS = ["lijianguo@tengfei.example", "wangjun@tengfei.example", "hr@tengfei.example"]

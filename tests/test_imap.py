@@ -484,7 +484,7 @@ def test_imap_whole_intake_flow_records_confirms_once_and_leaves_mail_unread(dov
     # Imported here so that the source's own tests still run while the intake is being changed.
     from bot.demo import build_message
     from bot.poll import poll_once
-    from bot.reports import log_entries
+    from bot.reports.views import log_entries
     from parsers import forms
 
     report = ("王珺个人述职报告.docx", forms.fill_personal_report("合成车间", "王珺", "副职"))
@@ -528,7 +528,7 @@ def stranger_with_attachments(big: bytes) -> bytes:
 def test_imap_stranger_mail_is_logged_from_its_structure_without_its_body(dovecot, settings):
     from bot.demo import build_message
     from bot.poll import poll_once
-    from bot.reports import log_entries
+    from bot.reports.views import log_entries
     from parsers import forms
 
     report = ("王珺个人述职报告.docx", forms.fill_personal_report("合成车间", "王珺", "副职"))

@@ -8,13 +8,13 @@ from email import policy
 import pytest
 from conftest import at, deliver
 
-from bot.deadlines import HELD_WARNING
+from bot.season.deadlines import HELD_WARNING
 from bot.demo import build_message
 from bot.poll import poll_once
-from bot.reminders import select
-from bot.reports import log_entries, status_rows
-from bot.roster import load_roster
-from bot.workdays import WorkCalendar
+from bot.out.reminders import select
+from bot.reports.views import log_entries, status_rows
+from bot.season.roster import load_roster
+from bot.season.workdays import WorkCalendar
 from parsers import convert
 from tests.layouts.build import OPINION, REPORT_BODY, table, word
 from tests.layouts.corpus import (

@@ -17,15 +17,10 @@ from bot.records import (
     DEPUTY_SECRETARY,
     HEAD,
     IGNORED,
-    LEADER_REVIEW,
-    MEETING_REQUEST,
-    PERSONAL_REPORT,
     REJECTED,
     SECOND_LINE,
     SECRETARY,
-    TEAM_REPORT,
     UNION_CHAIR,
-    UNION_REVIEW,
     Mail,
     Part,
     Person,
@@ -33,6 +28,7 @@ from bot.records import (
     Roster,
     Unit,
 )
+from bot.season.items import LEADER_REVIEW, MEETING_REQUEST, PERSONAL_REPORT, TEAM_REPORT, UNION_REVIEW
 from parsers import recognise
 from parsers.forms import fill_personal_report, fill_review, fill_team_report
 

@@ -7,7 +7,8 @@ from datetime import date
 
 import pytest
 
-from bot.records import HEAD, MEETING_REQUEST, Mail, Person, Roster, Unit
+from bot.records import HEAD, Mail, Person, Roster, Unit
+from bot.season.items import MEETING_REQUEST
 from parsers import find_date, find_meeting_request
 
 HEAD_OF_SYNTHESIS = Person("合成车间", "李建国", HEAD, "lijianguo@tengfei.example")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import unicodedata
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -76,10 +77,10 @@ def test_peer_mail_decodes(name, entry, caplog):
 def intake(tmp_path_factory):
     """A real store and the example season, shared by the corpus run (one delivery per message)."""
     from bot.intake.job import Context
-    from bot.roster import load_roster
+    from bot.season.roster import load_roster
     from bot.settings import EXAMPLE_CONFIG, load
     from bot.store import Store
-    from bot.workdays import WorkCalendar
+    from bot.season.workdays import WorkCalendar
 
     folder = tmp_path_factory.mktemp("peer")
     example = load(EXAMPLE_CONFIG)
@@ -112,3 +113,52 @@ def test_peer_mail_goes_through_the_intake_once(name, entry, intake):
         ctx = Context(settings=settings, roster=people, store=store, calendar=calendar)
         process(RawMessage(source_key=f"peer:{name}", data=raw, received_at=arrived), ctx)
         assert len(store.log()) == before + 1
+
+
+# --- the same parts from the structure a server reports (BODYSTRUCTURE) -----------------------
+
+
+def _listed(parts) -> list[tuple]:
+    return [(unicodedata.normalize("NFC", p.filename) if p.filename else None, p.content_type, p.inline)
+            for p in parts]
+
+
+# Where the server's own parse of a malformed header differs from decode's lenient one: the
+# parameters reach bot.mime.parts already cut (an unquoted name with spaces, a stray quote, a "/"
+# in an unquoted value) or the structure is not a multipart at all. Named one by one, so a new
+# difference, or one that goes away, shows here.
+SERVER_PARSES_OTHERWISE = {
+    "joruri-mail/attachment/invalid_mime.eml": "a boundary parameter dovecot does not accept: one text leaf",
+    "joruri-mail/attachment/invalid_quotation.eml": "filename values with unbalanced quotes",
+    "php-mime-mail-parser/issue133": "an unquoted name=attach/01 cut at the '/'",
+    "ruby-mail/attachment_emails/attachment_with_unquoted_name.eml": "an unquoted name with spaces cut at the first",
+}
+
+
+def test_peer_mail_parts_named_alike_from_bodystructure(tmp_path):
+    """Every peer message appended to a real dovecot: the parts its BODYSTRUCTURE lists (named by
+    bot.mime.parts, as the IMAP source does for mail it never downloads) are the parts decode lists."""
+    import imap_server
+    from bot.sources.imap_structure import parse
+
+    if not (PEER / "expected.json").is_file():
+        pytest.skip(ABSENT)
+    if not imap_server.available():
+        pytest.skip(f"dovecot not installed ({imap_server.DOVECOT})")
+    names = sorted(json.loads((PEER / "expected.json").read_text(encoding="utf-8"))["files"])
+    when = datetime.now(timezone.utc) - timedelta(days=30)
+    with imap_server.run_dovecot(tmp_path) as server:
+        for name in names:
+            server.append(_raw(name), when)
+        with server.client() as client:
+            client.select_folder("INBOX", readonly=True)
+            fetched = client.fetch(client.search(), ["BODYSTRUCTURE"])
+    assert len(fetched) == len(names)
+    differ = {}
+    for (uid, data), name in zip(sorted(fetched.items()), names):
+        structure = parse(data[b"BODYSTRUCTURE"])
+        from_structure, from_body = _listed(structure.parts), _listed(decode(_raw(name)).parts)
+        if from_structure != from_body:
+            differ[name] = (from_structure, from_body)
+    shown = "\n".join(f"{k}: structure {v[0]} decode {v[1]}" for k, v in differ.items() if k not in SERVER_PARSES_OTHERWISE)
+    assert set(differ) == set(SERVER_PARSES_OTHERWISE), shown

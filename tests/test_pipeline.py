@@ -9,7 +9,7 @@ from conftest import at, deliver
 
 from bot.demo import build_message
 from bot.poll import poll_once
-from bot.reports import log_entries, status_rows
+from bot.reports.views import log_entries, status_rows
 from bot.store import Store
 from parsers import forms
 
@@ -219,8 +219,8 @@ def header_only(raw: bytes, key: str, parts=(), fingerprint: str = "application/
 
 def intake(settings):
     from bot.intake.job import Context
-    from bot.roster import load_roster
-    from bot.workdays import WorkCalendar
+    from bot.season.roster import load_roster
+    from bot.season.workdays import WorkCalendar
 
     store = Store.open(settings.paths.data)
     return store, Context(settings=settings, roster=load_roster(settings.config_dir), store=store,
@@ -263,7 +263,7 @@ def test_header_only_roster_mail_is_rejected_never_judged_without_its_body(setti
 
 def test_body_wanted_only_for_roster_senders_read_as_decode_reads_them(settings):
     from bot.intake.triage import body_wanted
-    from bot.roster import load_roster
+    from bot.season.roster import load_roster
 
     roster = load_roster(settings.config_dir)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import at, deliver
 
-import bot.roster
+import bot.season.roster
 from bot.demo import build_message
 from bot.errors import ConfigError
 from bot.poll import SeasonFiles, poll_once
@@ -17,13 +17,13 @@ HR = "renliziyuan@tengfei.example"
 def roster_reads(monkeypatch) -> list[int]:
     """How many times the roster is read, one entry per read."""
     reads: list[int] = []
-    real = bot.roster.load_roster
+    real = bot.season.roster.load_roster
 
     def counting(config_dir):
         reads.append(1)
         return real(config_dir)
 
-    monkeypatch.setattr(bot.roster, "load_roster", counting)
+    monkeypatch.setattr(bot.season.roster, "load_roster", counting)
     return reads
 
 

@@ -10,9 +10,9 @@ import pytest
 from conftest import at, deliver
 
 from bot.demo import build_message
-from bot.kickoff import kickoff
+from bot.out.kickoff import kickoff
 from bot.poll import poll_once
-from bot.reminders import remind
+from bot.out.reminders import remind
 from bot.settings import load
 from bot.store import Store
 from parsers import forms
@@ -317,7 +317,7 @@ def test_kickoff_goes_once_per_season_with_all_four_forms(oct_settings):
 
 
 def test_a_document_arriving_withdraws_the_reminder_still_queued(config_dir):
-    from bot.reminders import withdraw_answered
+    from bot.out.reminders import withdraw_answered
 
     settings = season(config_dir)
     remind(settings, date(2026, 9, 23))  # 高建华: the meeting request; queued, not yet sent (SMTP down, say)

@@ -101,10 +101,10 @@ def test_resubmission_of_the_same_file_in_a_new_mail_is_answered_once(settings):
 def test_waiting_for_hr_sheet_and_summary_say_what_to_do(settings):
     from openpyxl import load_workbook
 
-    from bot.reports import write_tracker_for
-    from bot.roster import load_roster
-    from bot.summary import build
-    from bot.workdays import WorkCalendar
+    from bot.reports.views import write_tracker_for
+    from bot.season.roster import load_roster
+    from bot.out.summary import build
+    from bot.season.workdays import WorkCalendar
 
     people = settings.config_dir / "people.csv"
     people.write_text("".join(line for line in people.read_text(encoding="utf-8").splitlines(keepends=True)

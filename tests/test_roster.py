@@ -1,4 +1,4 @@
-"""Tests for bot.roster: the example roster, every hand-made mistake, encodings and roster.xlsx."""
+"""Tests for bot.season.roster: the example roster, every hand-made mistake, encodings and roster.xlsx."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from bot.records import (
     Roster,
     Unit,
 )
-from bot.roster import PEOPLE_FILE, UNITS_FILE, WORKBOOK_FILE, gaps, load_roster
+from bot.season.roster import PEOPLE_FILE, UNITS_FILE, WORKBOOK_FILE, gaps, load_roster
 from bot.settings import EXAMPLE_CONFIG
 
 REPO = Path(__file__).resolve().parent.parent
@@ -65,7 +65,7 @@ def test_roster_example_loads():
 
 
 def test_roster_import_does_not_load_openpyxl():
-    code = "import sys, bot.roster; sys.exit('openpyxl' in sys.modules)"
+    code = "import sys, bot.season.roster; sys.exit('openpyxl' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO).returncode == 0
 
 

@@ -5,35 +5,21 @@ from __future__ import annotations
 import email
 from email import policy
 
-import pytest
-
-import imap_server
-from conftest import at
+from conftest import at, use_imap
 from smtp_server import SmtpServer
 
 from bot.cli import main
 from bot.demo import build_message
 from bot.poll import poll_once
-from bot.senders import deliver
+from bot.out.senders import deliver
 from bot.settings import load
 from parsers.forms import fill_personal_report
 
 
-@pytest.fixture
-def dovecot(tmp_path):
-    if not imap_server.available():
-        pytest.skip("dovecot is not installed (Debian: apt-get install dovecot-imapd; .ci/run does it)")
-    with imap_server.run_dovecot(tmp_path) as server:
-        yield server
-
-
 def real_servers_config(config_dir, dovecot, smtp, monkeypatch):
-    monkeypatch.setenv("HRBOT_TEST_IMAP_PASSWORD", dovecot.password)
+    use_imap(config_dir, dovecot, monkeypatch)
     text = (config_dir / "settings.toml").read_text(encoding="utf-8")
-    text = text.replace('kind = "maildir"', (
-        f'kind = "imap"\nhost = "{dovecot.host}"\nport = {dovecot.port}\nsecurity = "none"\n'
-        f'username = "{dovecot.user}"\npassword_env = "HRBOT_TEST_IMAP_PASSWORD"\ntimeout = 10'
-    ), 1).replace('kind = "spool"', f'kind = "smtp"\nhost = "{smtp.host}"\nport = {smtp.port}\nsecurity = "none"', 1)
+    text = text.replace('kind = "spool"', f'kind = "smtp"\nhost = "{smtp.host}"\nport = {smtp.port}\nsecurity = "none"', 1)
     (config_dir / "settings.toml").write_text(text, encoding="utf-8")
     return load(config_dir)
 

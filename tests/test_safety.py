@@ -25,7 +25,7 @@ from conftest import SHANGHAI, at, deliver
 from bot.demo import build_message
 from bot.intake import limits
 from bot.poll import poll_once
-from bot.reports import log_entries, write_tracker_for
+from bot.reports.views import log_entries, write_tracker_for
 from bot.store import Store
 from parsers import forms
 from parsers.docx_text import read_docx

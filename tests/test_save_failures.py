@@ -21,7 +21,7 @@ import bot.intake.extract
 import parsers
 from bot.errors import StoreError
 from bot.poll import poll_once
-from bot.senders import deliver
+from bot.out.senders import deliver
 from bot.settings import load
 from bot.sources.maildir import MaildirSource
 from bot.store import Store

@@ -6,15 +6,12 @@ import email
 import json
 from datetime import date
 
-import pytest
-
-import imap_server
-from conftest import at
+from conftest import at, use_imap
 
 from bot.cli import main
 from bot.demo import build_message
 from bot.poll import poll_once
-from bot.reminders import remind
+from bot.out.reminders import remind
 from bot.settings import load
 from bot.store import Store
 from parsers.forms import fill_personal_report, fill_review
@@ -23,21 +20,8 @@ HR = "hr@tengfei.example"
 STRANGER = "zhang.san@example.net"
 
 
-@pytest.fixture
-def dovecot(tmp_path):
-    if not imap_server.available():
-        pytest.skip("dovecot is not installed (Debian: apt-get install dovecot-imapd; .ci/run does it)")
-    with imap_server.run_dovecot(tmp_path) as server:
-        yield server
-
-
 def imap_config(config_dir, dovecot, monkeypatch):
-    monkeypatch.setenv("HRBOT_TEST_IMAP_PASSWORD", dovecot.password)
-    text = (config_dir / "settings.toml").read_text(encoding="utf-8")
-    text = text.replace('kind = "maildir"', (
-        f'kind = "imap"\nhost = "{dovecot.host}"\nport = {dovecot.port}\nsecurity = "none"\n'
-        f'username = "{dovecot.user}"\npassword_env = "HRBOT_TEST_IMAP_PASSWORD"\ntimeout = 10'), 1)
-    (config_dir / "settings.toml").write_text(text, encoding="utf-8")
+    use_imap(config_dir, dovecot, monkeypatch)
     people = config_dir / "people.csv"
     # 设备动力科 has no head this season (yet): a gap, not a reason to stop.
     people.write_text("".join(line for line in people.read_text(encoding="utf-8").splitlines(keepends=True)

@@ -13,9 +13,9 @@ import pytest
 
 from bot import settings as settings_module
 from bot.errors import ConfigError, SendError
-from bot.outbox import compose
-from bot.senders import UNCERTAIN_REASON, deliver, Hooks, kept_aside, retry_uncertain
-from bot.senders.smtp import LOGIN_FAILED
+from bot.out.outbox import compose
+from bot.out.senders import UNCERTAIN_REASON, deliver, Hooks, kept_aside, retry_uncertain
+from bot.out.senders.smtp import LOGIN_FAILED
 from bot.settings import Settings
 from bot.store import Store
 from smtp_server import DROP, SmtpServer, free_port

@@ -21,8 +21,8 @@ from bot.demo import build_message
 from bot.errors import ConfigError
 from bot.lock import PID_FILE, WriterLock
 from bot.service import Service
-from bot.summary import unconfirmed_years
-from bot.workdays import WorkCalendar
+from bot.out.summary import unconfirmed_years
+from bot.season.workdays import WorkCalendar
 from bot.sources.maildir import MaildirSource
 from bot.store import Store
 from bot.settings import load

@@ -19,13 +19,10 @@ from bot.records import (
     HEAD,
     IGNORED,
     LATE,
-    LEADER_REVIEW,
     NO_DOCUMENTS,
     OVERDUE,
     PENDING,
-    PERSONAL_REPORT,
     RECEIVED,
-    TEAM_REPORT,
     AttachmentLog,
     LogEntry,
     Person,
@@ -33,7 +30,8 @@ from bot.records import (
     StatusRow,
     Unit,
 )
-from bot.tracker import tracker_path, write_tracker
+from bot.season.items import LEADER_REVIEW, PERSONAL_REPORT, TEAM_REPORT
+from bot.reports.tracker import tracker_path, write_tracker
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 AS_OF = date(2026, 12, 8)
@@ -230,7 +228,7 @@ def test_tracker_failed_replace_leaves_no_temp_and_says_why(tmp_path, rows, log,
 def test_tracker_import_does_not_load_a_spreadsheet_library():
     import subprocess
 
-    code = "import sys, bot.tracker; print(any(m in sys.modules for m in ('openpyxl', 'xlsxwriter', 'pandas')))"
+    code = "import sys, bot.reports.tracker; print(any(m in sys.modules for m in ('openpyxl', 'xlsxwriter', 'pandas')))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=Path(__file__).resolve().parents[1], check=True)
     assert out.stdout.strip() == "False"

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import ConfigError
-from bot.workdays import WorkCalendar
+from bot.season.workdays import WorkCalendar
 
 
 def write_override(config_dir: Path, year: int, text: str) -> Path:

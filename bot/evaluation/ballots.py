@@ -6,6 +6,7 @@ import io
 import logging
 from pathlib import Path
 
+from bot.crashpoints import write_atomically
 from bot.evaluation.channels import Sheet, sheets
 from bot.records import CADRE_LEVELS, HEADS, STAFF, TEAM_LEVELS, Roster
 
@@ -28,11 +29,11 @@ def write_ballots(roster: Roster, year: int, folder: Path, pdf: bool = True) -> 
             continue
         data = ballot(sheet, year)
         path = folder / f"{sheet.label}-{TITLES[sheet.channel]}.docx"
-        path.write_bytes(data)
+        write_atomically(path, data, mode=0o644)
         paths.append(path)
         if pdf:
             try:
-                path.with_suffix(".pdf").write_bytes(convert_to(data, ".docx", "pdf"))
+                write_atomically(path.with_suffix(".pdf"), convert_to(data, ".docx", "pdf"), mode=0o644)
                 paths.append(path.with_suffix(".pdf"))
             except ConversionFailed as error:
                 log.warning("ballots: no PDF of %s: %s", path.name, error)
@@ -41,21 +42,9 @@ def write_ballots(roster: Roster, year: int, folder: Path, pdf: bool = True) -> 
 
 def ballot(sheet: Sheet, year: int) -> bytes:
     """One ballot: the team (staff ballot only) and each cadre with the four levels to tick; no voter field."""
-    from docx import Document
-    from docx.enum.text import WD_ALIGN_PARAGRAPH
-    from docx.oxml.ns import qn
-    from docx.shared import Pt
+    from parsers.forms import titled_document
 
-    doc = Document()
-    normal = doc.styles["Normal"]
-    normal.font.name = "宋体"
-    normal.font.size = Pt(12)
-    normal.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), "宋体")
-    title = doc.add_paragraph()
-    title.alignment = WD_ALIGN_PARAGRAPH.CENTER
-    run = title.add_run(f"{year}年度{sheet.label}{TITLES[sheet.channel]}")
-    run.bold = True
-    run.font.size = Pt(18)
+    doc = titled_document(f"{year}年度{sheet.label}{TITLES[sheet.channel]}")
     doc.add_paragraph(TICK)
     if sheet.team:
         doc.add_paragraph().add_run("一、对领导班子的评价").bold = True

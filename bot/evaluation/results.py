@@ -13,7 +13,7 @@ from bot.evaluation.progress import progress
 from bot.evaluation.scores import load_scores
 from bot.evaluation.tallies import collect
 from bot.records import CADRE_LEVELS, CHANNEL_TITLES, CHANNELS, PEERS, STAFF, TEAM_LEVELS, Roster
-from bot.roster import load_roster
+from bot.season.roster import load_roster
 from bot.settings import COMPOSITE_PARTS, Settings
 
 GOOD = "好+较好"

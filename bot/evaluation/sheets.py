@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+from bot.crashpoints import write_atomically
 from bot.evaluation.channels import Sheet, sheets
 from bot.records import CADRE_LEVELS, CHANNEL_TITLES, TEAM_LEVELS, Roster
 from parsers import tally
@@ -18,7 +19,7 @@ def write_tally_sheets(roster: Roster, year: int, folder: Path) -> list[Path]:
     paths = []
     for sheet in sheets(roster):
         path = folder / file_name(sheet)
-        path.write_bytes(tally_sheet(sheet, year))
+        write_atomically(path, tally_sheet(sheet, year), mode=0o644)
         paths.append(path)
     return paths
 

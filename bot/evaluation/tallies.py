@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from bot.records import ACCEPTED, BALLOT_TALLY, Arrival, Roster
+from bot.records import ACCEPTED, Arrival, Roster
+from bot.season.items import BALLOT_TALLY
 
 if TYPE_CHECKING:  # openpyxl comes with the reader: status and reminders import this module without a tallies/ folder
     from parsers.tally import TallySheet

@@ -19,7 +19,7 @@ import secrets
 from dataclasses import dataclass, replace
 from email.message import Message
 
-from bot.intake.names import lenient_base64
+from bot.mime.names import lenient_base64
 
 CUT_BYTES = 1 << 20
 CUT_ATTR = "hrbot_cut"  # the attribute a parsed part carries its Cut in

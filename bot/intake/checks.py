@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from bot.intake.job import Context, Job, Stop
-from bot.outbox import MARK_HEADER
+from bot.out.outbox import MARK_HEADER
 from bot.records import AUTO_REPLY, BOUNCE, DUPLICATE, OWN_MAIL, REJECTED, UNKNOWN_SENDER
 
 # Subjects that out-of-office and auto-answer features write (Outlook, Foxmail, Coremail, 163, QQ).
@@ -23,7 +23,7 @@ _BOUNCE_SUBJECT = re.compile(
 
 
 def duplicate(job: Job, ctx: Context) -> None:
-    """Delivered before: the same Message-ID with the same content (contract: Identity and duplicates)."""
+    """Delivered before: the same Message-ID with the same content (docs/contract.md, "Identity and duplicates")."""
     mail = job.mail
     if ctx.store.is_duplicate(mail.message_id, mail.content_hash, excluding=job.again):
         raise Stop(DUPLICATE, "此前已收到同一封邮件")

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from bot import deadlines
+from bot.season import deadlines
 from bot.intake.job import Context, Job
-from bot.outbox import compose
-from bot.records import DUPLICATE, ITEM_TITLES, MEETING_REQUEST, REJECTED
-from bot.templates import render
+from bot.out.outbox import compose
+from bot.records import CONFIRMATION, DUPLICATE, REJECTED
+from bot.season.items import item_title
+from bot.season.items import MEETING_REQUEST
+from bot.out.templates import render
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +48,7 @@ def confirmation(job: Job, ctx: Context) -> None:
                                received_at=arrived, files=[a.filename or "（无文件名的附件）" for a in held],
                                problems=[p for p in _problems(job) if p["reason"] != HELD_NOTE])
     job.outgoing.append(compose(
-        settings, "confirmation", [address], subject, text,
+        settings, CONFIRMATION, [address], subject, text,
         in_reply_to=job.mail.message_id, references=job.mail.references,
     ))
 
@@ -66,7 +68,7 @@ def _items(job: Job, ctx: Context, arrived) -> list[dict]:
         first = deadlines.local(earlier[0], season).date() if earlier else arrived.date()
         state, late_workdays, late_provisional = deadlines.item_state(cal, due, first, arrived.date())
         items.append({
-            "title": ITEM_TITLES[document.item], "person": document.person, "due": due,
+            "title": item_title(document.item), "person": document.person, "due": due,
             "provisional": provisional or late_provisional, "state": state, "late_workdays": late_workdays,
             "version": len(earlier) + 1, "warnings": list(document.warnings),
             "meeting_date": document.meeting_date if document.item == MEETING_REQUEST else None,
@@ -86,6 +88,6 @@ def _already(job: Job, ctx: Context) -> list[dict]:
         if a.outcome != DUPLICATE or a.sha256 is None:
             continue
         first = ctx.store.first_received(a.sha256)
-        found.append({"filename": a.filename, "title": ITEM_TITLES.get(a.item, ""), "person": a.person,
+        found.append({"filename": a.filename, "title": item_title(a.item, ""), "person": a.person,
                       "first": deadlines.local(first, ctx.settings.season) if first else None})
     return found

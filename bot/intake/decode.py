@@ -15,17 +15,16 @@ from email.policy import Compat32
 from html.parser import HTMLParser
 
 from bot.intake.bigbodies import CUT_ATTR, cut_big_bodies, restore, transfer_encoding
-from bot.intake.charsets import decode_bytes
-from bot.intake.names import (
-    clean_name,
+from bot.mime.charsets import decode_bytes
+from bot.mime.names import (
     decode_words,
-    file_name,
     lenient_base64,
     params,
     sender,
     to_bytes,
     unfold,
 )
+from bot.mime.parts import forward_name, name_part
 from bot.records import Mail, Part
 
 log = logging.getLogger(__name__)
@@ -53,7 +52,7 @@ def decode(raw: bytes) -> Mail:
     raw = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else bytes(raw)
     try:
         return _decode(raw)
-    except Exception as error:  # noqa: BLE001 - the contract: decode never raises
+    except Exception as error:  # noqa: BLE001 - decode never raises (docs/contract.md, "Parts and file names")
         log.warning("decode fell back to a raw reading of %d bytes: %s", len(raw), error,
                     exc_info=log.isEnabledFor(logging.DEBUG))
     try:
@@ -160,7 +159,7 @@ def decode_head(header: bytes, parts: Sequence[Part], fingerprint: str, charset:
         date = unfold(_header(msg, "Date") or "").strip()
         message_id = _token(msg, "Message-ID")
         in_reply_to, references = _token(msg, "In-Reply-To"), _token(msg, "References")
-    except Exception as error:  # noqa: BLE001 - the contract: decode never raises
+    except Exception as error:  # noqa: BLE001 - decode never raises (docs/contract.md, "Parts and file names")
         log.warning("decode could not read a %d-byte header block: %s", len(header), error,
                     exc_info=log.isEnabledFor(logging.DEBUG))
         msg, from_addr, from_name, subject, date = Message(policy=POLICY), None, "", "", ""
@@ -291,36 +290,33 @@ def _as_part(leaf: Message, top: bool, in_report: bool, hint: str | None) -> Par
     structure shows it, not as a forwarded document.
     """
     disposition = _header(leaf, "Content-Disposition") or ""
-    name = file_name(disposition, _header(leaf, "Content-Type"), hint)
     ctype = leaf.get_content_type()
     kind = disposition.split(";", 1)[0].strip().lower()
-    is_body_text = ctype in ("text/plain", "text/html") or (
-        leaf.get_content_maintype() == "multipart"  # a multipart whose boundary never came
-    )
-    if name is None and is_body_text and (kind != "attachment" or top):
+    named = name_part(ctype, kind, params(_header(leaf, "Content-Type") or ""), params(disposition), top, hint)
+    if named.body_text:
         return None
+    name = named.filename
     if ctype == "message/rfc822":
         data = _message_bytes(leaf)
         if name is None and not in_report:
             name = _forward_name(leaf, hint)
     else:
         data = _payload(leaf)
-    return Part(filename=name, content_type=ctype, data=data, inline=kind == "inline")
+    return Part(filename=name, content_type=ctype, data=data, inline=named.inline)
 
 
 def _forward_name(leaf: Message, hint: str | None) -> str:
-    """A forwarded message without a file name is named by its subject plus .eml (contract).
+    """A forwarded message without a file name is named by its subject plus .eml (docs/contract.md, "Containers").
 
     The inner message's own charset decodes its raw 8-bit subject (a GBK spam forwarded by
     a Latin-1 SpamAssassin report); without a subject, the part's description names it.
     """
     inner = leaf.get_payload(0) if leaf.is_multipart() else None
-    subject = ""
+    subject, own = "", None
     if isinstance(inner, Message):
         own = _declared_charset([inner, *(sub for sub, _ in _leaves(inner, _MAX_DEPTH - 2, False))])
-        subject = decode_words(_header(inner, "Subject") or "", own or hint).strip()
-    subject = subject or decode_words(_header(leaf, "Content-Description") or "", hint).strip()
-    return clean_name(subject + ".eml") or "message.eml"
+        subject = _header(inner, "Subject") or ""
+    return forward_name(subject, own, _header(leaf, "Content-Description") or "", hint)
 
 
 def _payload(leaf: Message) -> bytes:

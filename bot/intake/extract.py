@@ -21,7 +21,7 @@ def documents(job: Job, ctx: Context) -> None:
     year = ctx.settings.season.year
     duplicates = 0
     # Containers (zip, forwarded mail, .msg, winmail.dat) are opened here, after the sender check:
-    # only a roster member's mail is unpacked (contract: Containers).
+    # only a roster member's mail is unpacked (docs/contract.md, "Containers").
     for listed in (item for top in job.mail.parts for item in unpack.expand(top, ctx.settings.limits)):
         part = listed.part
         if listed.unpacked:

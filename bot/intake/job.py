@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from bot.records import AttachmentLog, Document, LogEntry, Mail, Outgoing, Person, RawMessage, Roster
 from bot.settings import Settings
 from bot.store import Store
-from bot.workdays import WorkCalendar
+from bot.season.workdays import WorkCalendar
 
 
 class Stop(Exception):
@@ -27,7 +27,7 @@ class Context:
     roster: Roster
     store: Store
     calendar: WorkCalendar
-    adjustments: tuple = ()  # HR's adjustments (bot.adjustments), for the due dates a confirmation names
+    adjustments: tuple = ()  # HR's adjustments (bot.season.adjustments), for the due dates a confirmation names
 
 
 @dataclass

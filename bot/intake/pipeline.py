@@ -16,7 +16,7 @@ from bot.crashpoints import crash_point, sweep_stale_temp_files, write_atomicall
 from bot.errors import environmental, save_failed
 from bot.intake import checks, confirm, extract, limits, triage
 from bot.intake.decode import decode, decode_head
-from bot.intake.charsets import decode_raw
+from bot.mime.charsets import decode_raw
 from bot.intake.job import Context, Job, Stop
 from bot.records import (
     ACCEPTED,

@@ -14,7 +14,7 @@ import logging
 
 from bot.intake.decode import parse_head
 from bot.intake.job import Context, Job, Stop
-from bot.intake.names import sender, to_bytes
+from bot.mime.names import sender, to_bytes
 from bot.records import REJECTED, Roster
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Containers opened into the parts they hold: .zip archives, forwarded mail (.eml, .msg) and winmail.dat.
 
-Each child is a Part named "container/inner" (contract: "Containers"). Every limit is checked
+Each child is a Part named "container/inner" (docs/contract.md, "Containers"). Every limit is checked
 before anything is inflated, and the sizes and counts are shared by a container and the one
 nested in it, so a zip of zips cannot multiply the caps.
 """
@@ -20,8 +20,8 @@ from typing import Any
 from bot.errors import HrbotError
 from bot.intake.decode import decode
 from bot.intake.limits import over
-from bot.intake.charsets import decode_bytes
-from bot.intake.names import clean_name
+from bot.mime.charsets import decode_bytes
+from bot.mime.names import clean_name
 from bot.records import Part
 from bot.settings import Limits
 from parsers import filekind
@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 
 ARCHIVE, MSG, TNEF = filekind.ARCHIVE, filekind.MSG, filekind.TNEF  # read from the bytes
 MAIL = "mail"  # a forwarded message: message/rfc822, or bytes that are a header block
-UNPACKED = "unpacked"  # the log reason of a container whose parts follow it (contract)
-MAX_DEPTH = 2  # a container and one nested in it (contract: nested archives one level deep)
+UNPACKED = "unpacked"  # the log reason of a container whose parts follow it (docs/contract.md, "Containers")
+MAX_DEPTH = 2  # a container and one nested in it (docs/contract.md, "Containers": one level deep)
 _WORDS = {ARCHIVE: "压缩包", MAIL: "转发的邮件", MSG: "Outlook 邮件（.msg）", TNEF: "winmail.dat"}
 _DEFAULT_NAMES = {ARCHIVE: "archive.zip", MAIL: "message.eml", MSG: "message.msg", TNEF: "winmail.dat"}
 _MAIL_TYPES = ("message/rfc822", "message/global")

@@ -285,7 +285,7 @@ def find_folder(account: Account, path: str) -> BaseFolder:
 
 
 def _arrival(item: Item) -> datetime:
-    """DateTimeReceived as a plain aware datetime in UTC (contract: Time)."""
+    """DateTimeReceived as a plain aware datetime in UTC (docs/contract.md, "Time")."""
     received = item.datetime_received
     if received is None:
         raise MailboxError(f"Exchange 没有给出邮件 {item.id} 的接收时间（DateTimeReceived）")

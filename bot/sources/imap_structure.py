@@ -1,10 +1,9 @@
 """A message's parts from its IMAP BODYSTRUCTURE, named by the rules decode applies to the MIME headers.
 
-For mail whose body is never downloaded (contract: Containers, "the parts are listed as the
-message's structure shows them"). The leaves, what counts as a part and how it is named follow
-bot.intake.decode (_leaves, _as_part): the same parameter decoding (RFC 2047 inside quotes,
-RFC 2231, gb2312 read as GBK, raw 8-bit bytes) through bot.intake.names, and the same charset
-hint, the first charset the message declares.
+For mail whose body is never downloaded (docs/contract.md, "Containers": for anyone but a
+roster member the parts are listed as the structure shows them). The leaves follow
+bot.intake.decode (_leaves); what counts as a part and how it is named is bot.mime.parts, which
+decode uses too, with the same charset hint, the first charset the message declares.
 
 The server has already parsed the parameters: dovecot joins RFC 2231 continuations into one
 `filename*` value ("utf-8''%E6%8A%A5..."), which names.param_text reads as it reads the header.
@@ -14,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.intake.names import clean_name, decode_words, param_text
+from bot.mime.parts import PartName, forward_name, name_part
 from bot.records import Part
 
 _MAX_DEPTH = 40  # as decode: deeper nesting is an attack or a loop, not a mail
@@ -51,9 +50,10 @@ def parse(body) -> Structure:
     parts = []
     lines = []
     for leaf in leaves:
-        name = _name(leaf, hint)
-        lines.append("\t".join((leaf.content_type, leaf.disposition, name or "", leaf.encoding, str(leaf.size))))
-        part = _as_part(leaf, name, hint)
+        named = _named(leaf, hint)
+        lines.append("\t".join((leaf.content_type, leaf.disposition, named.filename or "", leaf.encoding,
+                                str(leaf.size))))
+        part = _as_part(leaf, named, hint)
         if part is not None:
             parts.append(part)
     return Structure(parts=tuple(parts), fingerprint="\n".join(lines), charset=hint)
@@ -101,30 +101,18 @@ def _leaves(body, depth: int, in_report: bool, top: bool):
     )
 
 
-def _name(leaf: _Leaf, hint: str | None) -> str | None:
-    """names.file_name on the server's parameters: Content-Disposition's filename wins over name."""
-    for found, key in ((leaf.disposition_params, "filename"), (leaf.params, "name")):
-        name = clean_name(param_text(found, key, hint))
-        if name:
-            return name
-    return None
+def _named(leaf: _Leaf, hint: str | None) -> PartName:
+    return name_part(leaf.content_type, leaf.disposition, leaf.params, leaf.disposition_params, leaf.top, hint)
 
 
-def _as_part(leaf: _Leaf, name: str | None, hint: str | None) -> Part | None:
+def _as_part(leaf: _Leaf, named: PartName, hint: str | None) -> Part | None:
     """decode._as_part for a leaf known by its structure: None when it is body text."""
-    is_body_text = leaf.content_type in ("text/plain", "text/html")
-    if name is None and is_body_text and (leaf.disposition != "attachment" or leaf.top):
+    if named.body_text:
         return None
+    name = named.filename
     if leaf.content_type == "message/rfc822" and name is None and not leaf.in_report:
-        name = _forward_name(leaf, hint)
-    return Part(filename=name, content_type=leaf.content_type, data=b"", inline=leaf.disposition == "inline")
-
-
-def _forward_name(leaf: _Leaf, hint: str | None) -> str:
-    """As decode: the inner subject plus .eml, else the part's description, else message.eml."""
-    subject = decode_words(leaf.subject or "", leaf.inner_charset or hint).strip()
-    subject = subject or decode_words(leaf.description, hint).strip()
-    return clean_name(subject + ".eml") or "message.eml"
+        name = forward_name(leaf.subject or "", leaf.inner_charset, leaf.description, hint)
+    return Part(filename=name, content_type=leaf.content_type, data=b"", inline=named.inline)
 
 
 def _first_charset(body, depth: int = 0) -> str | None:

@@ -106,7 +106,7 @@ def _unique_name(name: str) -> str:
 
 
 def _arrival(entry: os.DirEntry) -> datetime:
-    """Delivery time from the file name's leading seconds, else the file's mtime (contract: Time)."""
+    """Delivery time from the file name's leading seconds, else the file's mtime (docs/contract.md, "Time")."""
     match = _DELIVERED.match(entry.name)
     seconds = int(match.group(1)) if match else entry.stat().st_mtime
     return datetime.fromtimestamp(seconds, tz=timezone.utc)

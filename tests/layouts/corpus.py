@@ -12,18 +12,9 @@ import subprocess
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bot.records import (
-    ACCEPTED,
-    LEADER_REVIEW,
-    PERSONAL_REPORT,
-    TEAM_REPORT,
-    UNION_REVIEW,
-    Mail,
-    Part,
-    Recognition,
-    Roster,
-)
-from bot.roster import load_roster
+from bot.records import ACCEPTED, Mail, Part, Recognition, Roster
+from bot.season.items import LEADER_REVIEW, PERSONAL_REPORT, TEAM_REPORT, UNION_REVIEW
+from bot.season.roster import load_roster
 from bot.settings import EXAMPLE_CONFIG
 from parsers import convert, recognise
 from tests.layouts.build import (

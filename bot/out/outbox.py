@@ -16,7 +16,7 @@ from pathlib import Path
 from bot.crashpoints import crash_point, sweep_stale_temp_files, write_atomically
 from bot.errors import save_failed
 from bot.settings import Settings
-from bot.records import Outgoing
+from bot.records import CONFIRMATION, Outgoing
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def compose(
         msg["In-Reply-To"] = in_reply_to
         msg["References"] = f"{references} {in_reply_to}" if references else in_reply_to
     # RFC 3834: an answer to a message is auto-replied, everything else auto-generated.
-    msg["Auto-Submitted"] = "auto-replied" if kind == "confirmation" else "auto-generated"
+    msg["Auto-Submitted"] = "auto-replied" if kind == CONFIRMATION else "auto-generated"
     msg["X-Auto-Response-Suppress"] = "All"  # asks Exchange/Outlook not to auto-answer us
     msg[MARK_HEADER] = kind
     msg.set_content(text, charset="utf-8", cte="base64")

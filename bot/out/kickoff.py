@@ -6,28 +6,20 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
-from bot import deadlines
-from bot.outbox import compose, write_files
-from bot.records import (
-    ITEM_TITLES,
-    LEADER_REVIEW,
-    MEETING_REQUEST,
-    PERSONAL_REPORT,
-    RESERVE_RECOMMENDATION,
-    TEAM_REPORT,
-    UNION_REVIEW,
-    Roster,
-)
-from bot.reminders import blank_forms
-from bot.roster import load_roster
+from bot.season import deadlines
+from bot.out.forms import blank_form_attachments
+from bot.season.items import AFTER_MEETING, BEFORE_MEETING, HEAD_AND_WRITER, REVIEWER, TABLE, UNION_CHAIR, Item
+from bot.out.outbox import compose, write_files
+from bot.records import KICKOFF, Roster
+from bot.season.roster import load_roster
 from bot.settings import Settings
 from bot.store import Store
-from bot.templates import render
-from bot.workdays import WorkCalendar
+from bot.out.templates import render
+from bot.season.workdays import WorkCalendar
 
 log = logging.getLogger(__name__)
 
-KIND = "kickoff"
+KIND = KICKOFF
 TEMPLATE = "kickoff.txt.j2"
 # Kept per unit, so that a unit added to the roster later still gets its kickoff without --force.
 SENT_KEY = "kickoff:{year}:{unit}"
@@ -51,7 +43,7 @@ def kickoff(settings: Settings, dry_run: bool = False, force: bool = False) -> l
     year = settings.season.year
     lines: list[str] = []
     skipped: list[str] = []
-    forms = list(blank_forms().values())
+    forms = blank_form_attachments()
     with Store.open(settings.paths.data) as store:
         requested = store.requested_meetings()
         for unit in roster.units:
@@ -96,39 +88,41 @@ def kickoff_sent(store: Store, settings: Settings, roster: Roster) -> bool:
 
 
 def schedule_for(settings: Settings, cal: WorkCalendar, roster: Roster, unit: str, meeting: date | None) -> list[Step]:
-    """Every due date of the unit, in the order the work happens."""
+    """Every due date of the unit, in the order of bot.season.items (the order the work happens)."""
     season = settings.season
-
-    def due(item: str) -> tuple[date | None, bool]:
-        return deadlines.due_date(season, cal, item, meeting)
-
-    head = roster.head_of(unit)
-    secretary = roster.secretary_of(unit)
-    chair = roster.union_chair_of(unit)
     expected = [e for e in deadlines.expected_items(season, roster) if e.unit == unit]
-    reporters = [e.person for e in expected if e.item == PERSONAL_REPORT]
-    reviewed = [e.person for e in expected if e.item == LEADER_REVIEW]
-    by_head = [p for p in reviewed if head is None or p != head.name]
-    pending_meeting = (f"述职大会日期确定后计算（会前 {season.report_workdays_before_meeting} 个工作日）"
-                       if meeting is None else "")
-
-    steps = [Step(ITEM_TITLES[MEETING_REQUEST], "主要领导", *due(MEETING_REQUEST),
-                  note="请回复本邮件，写明拟召开述职大会的日期" if meeting is None else "本单位述职大会日期已确定，可不再申请")]
-    steps.append(Step(f"{ITEM_TITLES[TEAM_REPORT]}（附件1）", "主要领导代表班子", *due(TEAM_REPORT), note=pending_meeting))
-    steps.append(Step(f"{ITEM_TITLES[PERSONAL_REPORT]}（附件2）", "、".join(reporters) + "，每人一份",
-                      *due(PERSONAL_REPORT), note=pending_meeting))
-    review_note = ("" if meeting is not None
-                   else f"述职大会日期确定后计算（会后 {season.review_workdays_after_meeting} 个工作日内）")
-    if by_head:
-        steps.append(Step(f"{ITEM_TITLES[LEADER_REVIEW]}（附件3）",
-                          f"主要领导评价{'、'.join(by_head)}", *due(LEADER_REVIEW), note=review_note))
-    if head is not None and head.name in reviewed:
-        writer = secretary.name if secretary else "党支部书记"
-        steps.append(Step(f"{ITEM_TITLES[LEADER_REVIEW]}（附件3）", f"{writer}评价{head.name}",
-                          *due(LEADER_REVIEW), note=review_note))
-    steps.append(Step(f"{ITEM_TITLES[UNION_REVIEW]}（附件3）", chair.name if chair else "分会主席或指定的职工代表",
-                      *due(UNION_REVIEW), note="对班子及每位班子成员分别评议"))
-    if season.reserve_recommendation_due is not None:
-        steps.append(Step(f"{ITEM_TITLES[RESERVE_RECOMMENDATION]}（附件4）", "本单位",
-                          *due(RESERVE_RECOMMENDATION)))
+    notes = {
+        BEFORE_MEETING: f"述职大会日期确定后计算（会前 {season.report_workdays_before_meeting} 个工作日）",
+        AFTER_MEETING: f"述职大会日期确定后计算（会后 {season.review_workdays_after_meeting} 个工作日内）",
+    }
+    forms = {name: n for n, name in enumerate(dict.fromkeys(i.form for i in TABLE.values() if i.form), 1)}
+    steps: list[Step] = []
+    for item in TABLE.values():
+        owed = [e.person for e in expected if e.item == item.code]
+        if not item.in_kickoff or not owed:
+            continue
+        title = f"{item.title}（附件{forms[item.form]}）" if item.form else item.title
+        due, provisional = deadlines.due_date(season, cal, item.code, meeting)
+        note = item.kickoff_note or (notes.get(item.due, "") if meeting is None else "")
+        if item.moot_once_meeting_fixed:
+            note = "请回复本邮件，写明拟召开述职大会的日期" if meeting is None else "本单位述职大会日期已确定，可不再申请"
+        steps.extend(Step(title, who, due, provisional, note) for who in _senders(roster, unit, item, owed))
     return steps
+
+
+def _senders(roster: Roster, unit: str, item: Item, owed: list[str | None]) -> list[str]:
+    """Who sends an item, in words: one entry per step (the head's own review is written by someone else)."""
+    if item.hears == HEAD_AND_WRITER:
+        return ["、".join(owed) + "，每人一份"]
+    if item.hears == UNION_CHAIR:
+        chair = roster.union_chair_of(unit)
+        return [chair.name if chair else "分会主席或指定的职工代表"]
+    if item.hears == REVIEWER:
+        head = roster.head_of(unit)
+        by_head = [p for p in owed if head is None or p != head.name]
+        steps = [f"主要领导评价{'、'.join(by_head)}"] if by_head else []
+        if head is not None and head.name in owed:
+            secretary = roster.secretary_of(unit)
+            steps.append(f"{secretary.name if secretary else '党支部书记'}评价{head.name}")
+        return steps
+    return [item.kickoff_who]

@@ -30,7 +30,7 @@ SYSTEM = "系统"  # optional: the cadre's 专业系统, used only by the evalua
 UNIT_COLUMNS = (UNIT, KIND, HEADCOUNT, MEETING)
 PEOPLE_COLUMNS = (UNIT, NAME, ROLE, EMAIL)
 UNIT_KINDS = ("车间", "科室")
-ADJUSTMENTS_FILE = "adjustments.csv"  # HR's corrections (bot.adjustments reads their meaning)
+ADJUSTMENTS_FILE = "adjustments.csv"  # HR's corrections (bot.season.adjustments reads their meaning)
 ADJUSTMENTS_SHEET = "调整"
 
 # Copy-paste from web pages and WeChat brings these along; they are invisible in Excel.
@@ -257,21 +257,21 @@ def _units(table: _Table) -> tuple[dict[str, Unit], dict[str, int]]:
             table.fail(row, "单位名称为空")
         if name in units:
             table.fail(row, f"单位“{name}”重复，第 {rows[name]} 行已有同名单位")
-        units[name] = Unit(
-            name=name, kind=_kind(table, row), headcount=_headcount(table, row), meeting=_meeting(table, row)
-        )
+        kind = _one_of(table, row, KIND, UNIT_KINDS, "类型“{}”无效")
+        units[name] = Unit(name=name, kind=kind, headcount=_headcount(table, row), meeting=_meeting(table, row))
         rows[name] = row.number
     if not units:
         raise ConfigError(table.where, "没有任何单位，请至少填写一行")
     return units, rows
 
 
-def _kind(table: _Table, row: _Row) -> str:
-    kind = _squeeze(_text(row.cells[KIND]))
-    if kind not in UNIT_KINDS:
-        shown = f"类型“{kind}”无效" if kind else "类型为空"
-        table.fail(row, f"{shown}，可选：{_choices(UNIT_KINDS)}")
-    return kind
+def _one_of(table: _Table, row: _Row, column: str, options: tuple[str, ...], invalid: str) -> str:
+    """The cell of `column`, which must be one of `options`; `invalid` words a wrong value ({} is the value)."""
+    value = _squeeze(_text(row.cells[column]))
+    if value not in options:
+        shown = invalid.format(value) if value else f"{column}为空"
+        table.fail(row, f"{shown}，可选：{_choices(options)}")
+    return value
 
 
 def _headcount(table: _Table, row: _Row) -> int:
@@ -313,7 +313,8 @@ def _people(table: _Table, units: dict[str, Unit], units_short: str) -> tuple[Pe
     by_name: dict[tuple[str, str], int] = {}
     heads: dict[str, tuple[str, int]] = {}
     for row in table.rows:
-        unit, name, role = _unit_of(table, row, units, units_short), _name(table, row), _role(table, row)
+        unit, name = _unit_of(table, row, units, units_short), _name(table, row)
+        role = _one_of(table, row, ROLE, ROLES, "未知角色“{}”")
         key = (unit, name, role)
         if key not in addresses:
             if (unit, name) in by_name:
@@ -357,14 +358,6 @@ def _name(table: _Table, row: _Row) -> str:
     if not name:
         table.fail(row, "姓名为空")
     return name
-
-
-def _role(table: _Table, row: _Row) -> str:
-    role = _squeeze(_text(row.cells[ROLE]))
-    if role not in ROLES:
-        shown = f"未知角色“{role}”" if role else "角色为空"
-        table.fail(row, f"{shown}，可选：{_choices(ROLES)}")
-    return role
 
 
 def _emails(table: _Table, row: _Row) -> list[str]:

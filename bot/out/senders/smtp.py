@@ -22,7 +22,7 @@ import ssl
 
 from bot.errors import ConfigError, SendError
 from bot.records import OutboxRow
-from bot.senders import DeliveryUncertain
+from bot.out.senders import DeliveryUncertain
 from bot.settings import SETTINGS_FILE, Settings
 
 log = logging.getLogger(__name__)

@@ -8,20 +8,11 @@ from datetime import date, datetime, time
 from typing import TYPE_CHECKING
 
 from bot.records import (
-    BALLOT_TALLY,
     EXEMPT,
-    ITEMS,
     LATE,
-    LEADER_REVIEW,
-    MEETING_REQUEST,
     OVERDUE,
     PENDING,
-    PERSONAL_REPORT,
     RECEIVED,
-    REPORTING_ROLES,
-    RESERVE_RECOMMENDATION,
-    TEAM_REPORT,
-    UNION_REVIEW,
     Arrival,
     Expected,
     HeldDocument,
@@ -29,11 +20,12 @@ from bot.records import (
     StatusRow,
     Unit,
 )
+from bot.season.items import AFTER_MEETING, BEFORE_MEETING, TABLE
 from bot.settings import Season
-from bot.workdays import WorkCalendar
+from bot.season.workdays import WorkCalendar
 
 if TYPE_CHECKING:
-    from bot.adjustments import Adjustment
+    from bot.season.adjustments import Adjustment
 
 
 HELD_WARNING = "有材料待人力资源科确认归属"
@@ -65,41 +57,32 @@ def meeting_deadlines(season: Season, cal: WorkCalendar, meeting: date) -> Meeti
 
 
 def expected_items(season: Season, roster: Roster) -> list[Expected]:
-    """Every item the season expects, by unit (roster order), then item (ITEMS order), then person (roster order)."""
+    """Every item the season expects, by unit (roster order), then item (table order), then person (roster order).
+
+    An item due on a [season] date left unset (reserve_recommendation_due) is not expected this season.
+    """
     rows: list[Expected] = []
     for unit in roster.units:
         people = roster.people_in(unit)
-        by_item: dict[str, list[str | None]] = {
-            MEETING_REQUEST: [None],
-            TEAM_REPORT: [None],
-            # is_secretary lets 党支部副书记 count as the secretary in both lists.
-            PERSONAL_REPORT: [p.name for p in people if p.role in REPORTING_ROLES or p.is_secretary],
-            LEADER_REVIEW: [p.name for p in people if p.on_team],
-            UNION_REVIEW: [None],
-            RESERVE_RECOMMENDATION: [None] if season.reserve_recommendation_due is not None else [],
-            BALLOT_TALLY: [None],
-        }
-        for item in ITEMS:
-            # dict.fromkeys drops a name listed twice in one unit, which would otherwise give twin rows.
-            rows.extend(Expected(unit, item, person) for person in dict.fromkeys(by_item[item]))
+        for item in TABLE.values():
+            if item.due not in (BEFORE_MEETING, AFTER_MEETING) and getattr(season, item.due) is None:
+                continue
+            rows.extend(Expected(unit, item.code, person) for person in item.owed_by(people))
     return rows
 
 
 def due_date(season: Season, cal: WorkCalendar, item: str, meeting: date | None) -> tuple[date | None, bool]:
     """An item's due date (None while it hangs on a meeting date nobody fixed) and whether it is provisional."""
-    if item == MEETING_REQUEST:
-        return season.meeting_request_due, False
-    if item == UNION_REVIEW:
-        return season.union_review_due, False
-    if item == RESERVE_RECOMMENDATION:
-        return season.reserve_recommendation_due, False
-    if item in (TEAM_REPORT, PERSONAL_REPORT, LEADER_REVIEW, BALLOT_TALLY):
-        if meeting is None:
-            return None, False
-        if item in (LEADER_REVIEW, BALLOT_TALLY):
-            return cal.shift(meeting, season.review_workdays_after_meeting)
-        return cal.shift(meeting, -season.report_workdays_before_meeting)
-    raise ValueError(f"unknown item {item!r}")
+    if item not in TABLE:
+        raise ValueError(f"unknown item {item!r}")
+    rule = TABLE[item].due
+    if rule not in (BEFORE_MEETING, AFTER_MEETING):
+        return getattr(season, rule), False
+    if meeting is None:
+        return None, False
+    if rule == AFTER_MEETING:
+        return cal.shift(meeting, season.review_workdays_after_meeting)
+    return cal.shift(meeting, -season.report_workdays_before_meeting)
 
 
 def unit_meeting(unit: Unit, requested: dict[str, date]) -> date | None:
@@ -119,12 +102,12 @@ def status(
 ) -> list[StatusRow]:
     """One row per expected item; the first arrival decides the state, later ones only add versions.
 
-    HR's adjustments (bot.adjustments) apply here, the one place states are computed: 归属 moves a
+    HR's adjustments (bot.season.adjustments) apply here, the one place states are computed: 归属 moves a
     message's document to another item or person, 已收到 adds an arrival outside the mailbox, 延期
     replaces the due date, 免交 makes the item `exempt`. An item not received that a document held
     for HR may be is marked held, with a warning: it is not reminded while HR decides whose it is.
     """
-    from bot.adjustments import ASSIGN, EXEMPT as EXEMPTED, RECEIVED as ON_PAPER
+    from bot.season.adjustments import ASSIGN, EXEMPT as EXEMPTED, RECEIVED as ON_PAPER
 
     assignments = [a for a in adjustments if a.action == ASSIGN]
     arrivals, withdrawn = reattributed(arrivals, assignments)
@@ -170,7 +153,7 @@ def status(
 
 def adjusted_due(due: date | None, provisional: bool, applying: list[Adjustment]) -> tuple[date | None, bool]:
     """The due date after HR's 延期 rows that apply to an item (the last one wins; HR's date is no computed one)."""
-    from bot.adjustments import EXTEND
+    from bot.season.adjustments import EXTEND
 
     extensions = [a.day for a in applying if a.action == EXTEND]
     return (extensions[-1], False) if extensions else (due, provisional)
@@ -211,7 +194,7 @@ def reattributed(arrivals: list[Arrival], assignments: list[Adjustment]
 def item_state(cal: WorkCalendar, due: date | None, arrived: date | None, as_of: date) -> tuple[str, int, bool]:
     """(state, late working days, provisional) of an item that arrived on a local day, or not yet."""
     if arrived is not None:
-        # Without a due date yet the item counts as on time (contract: "No meeting date yet").
+        # Without a due date yet the item counts as on time (docs/contract.md, "States").
         if due is None or arrived <= due:
             return RECEIVED, 0, False
         return LATE, *cal.workdays_after(due, arrived)

@@ -8,7 +8,7 @@ import re
 import unicodedata
 import urllib.parse
 
-from bot.intake.charsets import decode_bytes, decode_raw
+from bot.mime.charsets import decode_bytes, decode_raw
 
 # An RFC 2047 encoded word, read leniently (charset may carry an RFC 2231 "*lang").  The text
 # excludes "?" so a huge header full of "=?" starts cannot make the search quadratic.
@@ -228,18 +228,6 @@ def param_text(found: dict[str, str], key: str, hint: str | None = None) -> str 
         return decode_words(text, hint) if "=?" in text else text
     if key in found:
         return decode_words(found[key], hint)
-    return None
-
-
-def file_name(
-    disposition: str | None, content_type: str | None, hint: str | None = None
-) -> str | None:
-    """The part's file name: Content-Disposition filename wins over Content-Type name."""
-    for header, key in ((disposition, "filename"), (content_type, "name")):
-        if header:
-            name = clean_name(param_text(params(header), key, hint))
-            if name:
-                return name
     return None
 
 

@@ -5,19 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.adjustments import ASSIGN, Adjustment, unknown_messages
-from bot.records import (
-    ITEM_TITLES,
-    NO_DOCUMENTS,
-    REJECTED,
-    UNKNOWN_SENDER,
-    LogEntry,
-    OutboxRow,
-    Roster,
-    StatusRow,
-)
+from bot.season.adjustments import ASSIGN, Adjustment, unknown_messages
+from bot.records import FAILED, NO_DOCUMENTS, REJECTED, UNCERTAIN, UNKNOWN_SENDER, LogEntry, OutboxRow, Roster, StatusRow
+from bot.season.items import item_title
 from bot.reprocess import RETRYABLE_REJECTIONS
-from bot.roster import ADJUSTMENTS_FILE, PEOPLE_FILE, gaps
+from bot.season.roster import ADJUSTMENTS_FILE, PEOPLE_FILE, gaps
 
 HELD_MAIL, HELD_FILE, REFUSED, GONE, ROSTER, SENDING, DEADLINE, ADJUSTMENT = (
     "待确认的邮件", "待确认归属的文件", "已拒收的邮件", "邮箱中已找不到", "名单缺项", "发出的邮件", "截止日期暂定", "调整表")
@@ -38,7 +30,7 @@ def waiting(roster: Roster, log: list[LogEntry], rows: list[StatusRow], kept_asi
             requested_meetings: dict, adjustments: list[Adjustment] = ()) -> list[Todo]:
     """Everything waiting for HR, mail first (in arrival order), then the roster, sending and deadlines.
 
-    adjustments: as bot.adjustments.for_status gives them; a message HR attributed (归属) waits no more.
+    adjustments: as bot.season.adjustments.for_status gives them; a message HR attributed (归属) waits no more.
     """
     assigned = {a.message_id for a in adjustments if a.action == ASSIGN and a.arrived is not None}
     todo: list[Todo] = []
@@ -48,8 +40,8 @@ def waiting(roster: Roster, log: list[LogEntry], rows: list[StatusRow], kept_asi
     for unit, what, fix in gaps(roster, requested_meetings):
         todo.append(Todo(ROSTER, None, unit, what, fix))
     for row in kept_aside:
-        state = "发送失败（服务器拒收）" if row.state == "failed" else "发送中断，结果不明"
-        fix = ("核实对方未收到后运行 hrbot send --retry-uncertain" if row.state == "uncertain"
+        state = "发送失败（服务器拒收）" if row.state == FAILED else "发送中断，结果不明"
+        fix = ("核实对方未收到后运行 hrbot send --retry-uncertain" if row.state == UNCERTAIN
                else "核对收件人地址（people.csv）后，在 Excel 追踪表中确认并另行联系")
         todo.append(Todo(SENDING, None, ", ".join(row.recipients), f"{state}：{row.last_error}", fix))
     provisional = sorted({r.due.year for r in rows if r.provisional and r.due})
@@ -81,7 +73,7 @@ def _mail(entry: LogEntry, roster: Roster) -> list[Todo]:
     if held:
         return [Todo(HELD_FILE, entry.received_at, _name(who, roster),
                      f"{subject}中的“{a.filename or '附件'}”：{a.reason}",
-                     f"在 {ADJUSTMENTS_FILE} 添加一行：{a.unit or '单位'},{ITEM_TITLES.get(a.item, '材料')},"
+                     f"在 {ADJUSTMENTS_FILE} 添加一行：{a.unit or '单位'},{item_title(a.item, '材料')},"
                      f"{a.person or '人员'},归属,,{mid}（或 hrbot adjust assign --message '{mid}' …）")
                 for a in held]
     if entry.outcome == NO_DOCUMENTS:

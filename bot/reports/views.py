@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from bot import adjustments, deadlines
+from bot.season import adjustments, deadlines
 from bot.evaluation.tallies import folder_arrivals
-from bot.records import ITEM_TITLES, LogEntry, OutboxRow, Roster, StatusRow
-from bot.roster import load_roster
+from bot.records import LogEntry, OutboxRow, Roster, StatusRow
+from bot.season.items import item_title
+from bot.season.roster import load_roster
 from bot.settings import Settings
 from bot.store import Store
-from bot.tracker import OUTBOX_STATE_LABELS, OUTGOING_KIND_LABELS, STATE_LABELS
-from bot.workdays import WorkCalendar
+from bot.reports.tracker import OUTBOX_STATE_LABELS, OUTGOING_KIND_LABELS, STATE_LABELS
+from bot.season.workdays import WorkCalendar
 
 
 def status_rows(settings: Settings, as_of: date, roster: Roster | None = None) -> list[StatusRow]:
@@ -45,7 +46,7 @@ def log_entries(settings: Settings) -> list[LogEntry]:
 
 
 def write_tracker_for(settings: Settings, as_of: date) -> Path:
-    from bot.tracker import write_tracker
+    from bot.reports.tracker import write_tracker
 
     roster = load_roster(settings.config_dir)
     rows = status_rows(settings, as_of, roster)
@@ -58,8 +59,8 @@ def write_tracker_for(settings: Settings, as_of: date) -> Path:
 
 def waiting_for_hr(settings: Settings, roster: Roster, rows: list[StatusRow], log: list[LogEntry],
                    kept_aside: list[OutboxRow]) -> list:
-    """What needs a person (bot.todo), from the store and the config folder."""
-    from bot.todo import waiting
+    """What needs a person (bot.reports.todo), from the store and the config folder."""
+    from bot.reports.todo import waiting
 
     with Store.open(settings.paths.data) as store:
         requested = store.requested_meetings()
@@ -69,7 +70,7 @@ def waiting_for_hr(settings: Settings, roster: Roster, rows: list[StatusRow], lo
 
 def kept_aside_mail(settings: Settings) -> list[OutboxRow]:
     """Outgoing mail a sender refused for good, or whose sending was cut off: HR must look."""
-    from bot.senders import kept_aside
+    from bot.out.senders import kept_aside
 
     with Store.open(settings.paths.data) as store:
         return kept_aside(store)
@@ -80,7 +81,7 @@ def status_table(rows: list[StatusRow]) -> str:
     for r in rows:
         late = f" 迟{r.late_workdays}个工作日" if r.late_workdays else ""
         due = r.due.isoformat() if r.due else "待定"
-        lines.append(f"{r.unit}\t{ITEM_TITLES[r.item]}\t{r.person or ''}\t截止 {due}\t"
+        lines.append(f"{r.unit}\t{item_title(r.item)}\t{r.person or ''}\t截止 {due}\t"
                      f"{STATE_LABELS[r.state]}{late}" + (f"\t{'；'.join(r.warnings)}" if r.warnings else ""))
     return "\n".join(lines)
 
@@ -90,7 +91,7 @@ def log_table(entries: list[LogEntry], outgoing: list[OutboxRow] = ()) -> str:
     for e in entries:
         lines.append(f"{e.received_at:%Y-%m-%d %H:%M}\t{e.from_addr or '-'}\t{e.outcome}\t{e.reason}")
         for a in e.attachments:
-            what = ITEM_TITLES.get(a.item, "") if a.item else ""
+            what = item_title(a.item, "") if a.item else ""
             lines.append(f"\t{a.filename or '（无名）'}\t{a.outcome}\t{what}\t{a.person or ''}\t{a.reason}")
     if outgoing:
         lines.append(f"\n需要人工处理的发出邮件（{len(outgoing)} 封）：")

@@ -9,18 +9,22 @@ from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable
 
-from .crashpoints import sweep_stale_temp_files, write_atomically
-from .errors import HrbotError
-from .records import (
+from bot.crashpoints import sweep_stale_temp_files, write_atomically
+from bot.errors import HrbotError
+from bot.season.items import BALLOT_TALLY, item_codes, item_title
+from bot.records import (
+    CONFIRMATION,
+    FAILED,
+    KICKOFF,
+    REMINDER,
+    SUMMARY,
+    UNCERTAIN,
     ACCEPTED,
-    BALLOT_TALLY,
     AUTO_REPLY,
     BOUNCE,
     DUPLICATE,
     EXEMPT,
     IGNORED,
-    ITEM_TITLES,
-    ITEMS,
     LATE,
     NO_DOCUMENTS,
     OVERDUE,
@@ -36,10 +40,10 @@ from .records import (
 )
 
 if TYPE_CHECKING:  # XlsxWriter is imported lazily: the idle mail poll must not pay for it
-    from bot.todo import Todo
+    from bot.reports.todo import Todo
     from xlsxwriter import Workbook
 
-    from .evaluation.progress import UnitProgress
+    from bot.evaluation.progress import UnitProgress
     from xlsxwriter.format import Format
 
 FILE_PREFIX = "考核材料跟踪表"
@@ -61,10 +65,10 @@ MAIL_OUTCOME_LABELS = {
     NO_DOCUMENTS: "未识别到材料",
     REJECTED: "已拒收",
 }
-OUTGOING_KIND_LABELS = {"confirmation": "回执", "reminder": "提醒", "kickoff": "启动通知", "summary": "进度日报"}
-OUTBOX_STATE_LABELS = {"failed": "发送失败（服务器拒收）", "uncertain": "结果不明，需人工核对"}
+OUTGOING_KIND_LABELS = {CONFIRMATION: "回执", REMINDER: "提醒", KICKOFF: "启动通知", SUMMARY: "进度日报"}
+OUTBOX_STATE_LABELS = {FAILED: "发送失败（服务器拒收）", UNCERTAIN: "结果不明，需人工核对"}
 PART_OUTCOME_LABELS = {ACCEPTED: "已登记", IGNORED: "已忽略", DUPLICATE: "重复", REJECTED: "已拒收"}
-# The contract's machine reasons that HR should read in Chinese; other reasons are already HR text.
+# The machine reasons (docs/contract.md) that HR should read in Chinese; other reasons are already HR text.
 REASON_LABELS = {"unpacked": "已解包"}
 
 # Excel's own "good / neutral / bad" fills, which HR already reads at a glance; grey for pending.
@@ -122,7 +126,7 @@ def write_tracker(
     """Write the tracker workbook for `as_of` into `folder`, atomically, and return its path.
 
     kept_aside: the outgoing mail a sender refused for good or whose fate is unknown.
-    todo: what waits for HR, each with its fix (bot.todo).
+    todo: what waits for HR, each with its fix (bot.reports.todo).
     evaluation: per unit, the tally sheets in and the meeting's quorum (no ballot figures: the tracker is mailed).
     """
     folder = Path(folder)
@@ -166,14 +170,14 @@ def _unit_order(roster: Roster, rows: list[StatusRow]) -> dict[str, int]:
 
 
 def _overview_table(rows: list[StatusRow], unit_order: dict[str, int]) -> _Table:
-    items = [item for item in ITEMS if any(r.item == item for r in rows)]
-    items += sorted({r.item for r in rows} - set(ITEMS))  # an item code this module does not know yet
+    items = [item for item in item_codes() if any(r.item == item for r in rows)]
+    items += sorted({r.item for r in rows} - set(item_codes()))  # an item code this module does not know yet
     states: dict[tuple[str, str], Counter[str]] = {}
     for row in rows:
         states.setdefault((row.unit, row.item), Counter())[row.state] += 1
 
     totals = ["应交", "已交", "逾期", "迟交", "待交"]
-    table = _Table(["单位", *(ITEM_TITLES.get(i, i) for i in items), *totals],
+    table = _Table(["单位", *(item_title(i) for i in items), *totals],
                    [TEXT] + [TEXT] * len(items) + [INT] * len(totals))
     for unit in unit_order:
         values: list[Any] = [unit]
@@ -216,19 +220,19 @@ def _detail_table(
         [TEXT, TEXT, TEXT, DATE, TEXT, DATETIME, INT, INT, TEXT, TEXT],
     )
     person_order = {(p.unit, p.name): i for i, p in enumerate(roster.people)}
-    item_order = {item: i for i, item in enumerate(ITEMS)}
+    item_order = {item: i for i, item in enumerate(item_codes())}
 
     def key(row: StatusRow) -> tuple:
         # Worst first: overdue and late by how late, pending by what falls due next, then roster order.
         lateness = -row.late_workdays if row.state in (OVERDUE, LATE) else 0
         return (STATE_ORDER.get(row.state, len(STATE_ORDER)), lateness, row.due or date.max,
-                unit_order.get(row.unit, 0), item_order.get(row.item, len(ITEMS)),
+                unit_order.get(row.unit, 0), item_order.get(row.item, len(item_order)),
                 person_order.get((row.unit, row.person), -1))
 
     for row in sorted(rows, key=key):
         late = row.late_workdays if row.state in (OVERDUE, LATE) else None
         table.add(
-            [row.unit, ITEM_TITLES.get(row.item, row.item), row.person, row.due or "未定",
+            [row.unit, item_title(row.item), row.person, row.due or "未定",
              STATE_LABELS.get(row.state, row.state), _local(row.received_at, season_tz), late,
              row.versions, "是" if row.provisional else None, "；".join(_notes(row)) or None],
             {4: STATE_FILLS[row.state]} if row.state in STATE_FILLS else None,
@@ -275,7 +279,7 @@ def _log_table(log: list[LogEntry], roster: Roster, season_tz: tzinfo) -> _Table
                 part.filename if part.filename is not None else "（无文件名）",
                 PART_OUTCOME_LABELS.get(part.outcome, part.outcome),
                 REASON_LABELS.get(part.reason, part.reason) or None,
-                ITEM_TITLES.get(part.item, part.item) if part.item else None,
+                item_title(part.item) if part.item else None,
                 part.unit, part.person,
             ], fills)
     return table

@@ -8,9 +8,11 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 
+from bot.crashpoints import write_atomically
 from bot.errors import ConfigError
-from bot.records import ITEM_TITLES, LEADER_REVIEW, PERSONAL_REPORT, Roster
-from bot.roster import ADJUSTMENTS_FILE, ADJUSTMENTS_SHEET, WORKBOOK_FILE, parse_day, read_adjustment_rows
+from bot.records import Roster
+from bot.season.items import TABLE, item_title, item_titles
+from bot.season.roster import ADJUSTMENTS_FILE, ADJUSTMENTS_SHEET, WORKBOOK_FILE, parse_day, read_adjustment_rows
 
 UNIT, ITEM, PERSON, ACTION, DAY, NOTE = "单位", "材料", "人员", "处理", "日期", "说明"
 COLUMNS = (UNIT, ITEM, PERSON, ACTION, DAY, NOTE)
@@ -19,10 +21,8 @@ RECEIVED, EXEMPT, EXTEND, ASSIGN = "已收到", "免交", "延期", "归属"
 ACTIONS = (RECEIVED, EXEMPT, EXTEND, ASSIGN)
 # The verbs of `hrbot adjust`, for those who prefer the command line.
 VERBS = {"received": RECEIVED, "exempt": EXEMPT, "extend": EXTEND, "assign": ASSIGN}
-# Items owed by (or about) each person; the others are the unit's own.
-PERSONAL_ITEMS = (PERSONAL_REPORT, LEADER_REVIEW)
 
-_MESSAGE_ID = re.compile(r"<[^<>\s]+>")
+MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class Adjustment:
     """One row of HR's corrections."""
 
     unit: str
-    item: str  # one of ITEMS
+    item: str  # a code of bot.season.items
     person: str | None  # None: the unit's item, or (免交, 延期) every person's of the unit
     action: str  # one of ACTIONS
     day: date | None  # 已收到: the day it came; 延期: the new due day
@@ -80,18 +80,18 @@ def check_row(roster: Roster, cells: dict[str, str], number: int, where: str) ->
         fail(f"单位“{unit}”不在名单中（现有：{'、'.join(roster.units)}）" if unit else "单位为空")
     item = _item(cells[ITEM])
     if item is None:
-        fail(f"材料“{cells[ITEM]}”无效，可选：{'、'.join(ITEM_TITLES.values())}")
+        fail(f"材料“{cells[ITEM]}”无效，可选：{'、'.join(item_titles().values())}")
     action = "".join(cells[ACTION].split())
     if action not in ACTIONS:
         fail(f"处理“{action}”无效，可选：{'、'.join(ACTIONS)}" if action else f"处理为空，可选：{'、'.join(ACTIONS)}")
     person = "".join(cells[PERSON].split()) or None
-    if item in PERSONAL_ITEMS:
+    if TABLE[item].personal:
         if person is None and action in (RECEIVED, ASSIGN):
-            fail(f"{ITEM_TITLES[item]}是个人的材料，请在“人员”中填写是谁的")
+            fail(f"{item_title(item)}是个人的材料，请在“人员”中填写是谁的")
         if person is not None and person not in {p.name for p in roster.people_in(unit)}:
             fail(f"{unit}名单中没有“{person}”")
     elif person is not None:
-        fail(f"{ITEM_TITLES[item]}是单位的材料，“人员”应留空")
+        fail(f"{item_title(item)}是单位的材料，“人员”应留空")
     day = None
     if action in (RECEIVED, EXTEND):
         day = parse_day(cells[DAY])
@@ -101,7 +101,7 @@ def check_row(roster: Roster, cells: dict[str, str], number: int, where: str) ->
                  else f"日期为空：{action}需要填写{what}，如 2026-12-10")
     message_id = None
     if action == ASSIGN:
-        found = _MESSAGE_ID.search(cells[NOTE])
+        found = MESSAGE_ID.search(cells[NOTE])
         if found is None:
             fail("归属需要在“说明”中填写那封邮件的 Message-ID（带尖括号，如 <abc@mail.example>，见 hrbot log）")
         message_id = found.group(0)
@@ -111,7 +111,7 @@ def check_row(roster: Roster, cells: dict[str, str], number: int, where: str) ->
 
 def _item(text: str) -> str | None:
     text = "".join(text.split())
-    for item, title in ITEM_TITLES.items():
+    for item, title in item_titles().items():
         if text in (item, "".join(title.split())):
             return item
     return None
@@ -132,7 +132,7 @@ def append(config_dir: Path, roster: Roster, cells: dict[str, str]) -> Adjustmen
     if not path.exists() and (config_dir / WORKBOOK_FILE).exists() and read_adjustment_rows(config_dir, COLUMNS):
         raise ConfigError(config_dir / WORKBOOK_FILE, f"调整写在工作表“{ADJUSTMENTS_SHEET}”中：请在 Excel 中添加这一行")
     adjustment = check_row(roster, cells, len(existing) + 2, str(path))
-    cells = {**cells, UNIT: adjustment.unit, ITEM: ITEM_TITLES[adjustment.item]}  # as HR reads them in Excel
+    cells = {**cells, UNIT: adjustment.unit, ITEM: item_title(adjustment.item)}  # as HR reads them in Excel
     if path.exists():
         raw = path.read_bytes()
         encoding, separator, newline = _layout(raw)
@@ -147,7 +147,7 @@ def append(config_dir: Path, roster: Roster, cells: dict[str, str]) -> Adjustmen
             f.write(prefix + data)
     else:
         text = _csv_line(list(COLUMNS), ",") + "\r\n" + _csv_line([cells[c] for c in COLUMNS], ",") + "\r\n"
-        path.write_bytes(codecs.BOM_UTF8 + text.encode("utf-8"))
+        write_atomically(path, codecs.BOM_UTF8 + text.encode("utf-8"), mode=0o644)
     return adjustment
 
 
@@ -179,45 +179,3 @@ def _csv_line(values: list[str], separator: str) -> str:
         return value
 
     return separator.join(quoted(v) for v in values)
-
-
-def adjust(settings, verb: str, unit: str, item: str, person: str, day: date | None, message: str, note: str,
-           today: date) -> list[str]:
-    """`hrbot adjust VERB …`: append the row, then say what it changed in today's status."""
-    from bot.reports import status_rows
-    from bot.roster import load_roster
-    from bot.store import Store
-
-    roster = load_roster(settings.config_dir)
-    action = VERBS[verb]
-    if action == ASSIGN:
-        if not _MESSAGE_ID.fullmatch(message.strip()):
-            raise ConfigError("--message", "assign 需要 --message 给出那封邮件的 Message-ID（带尖括号，见 hrbot log）")
-        with Store.open(settings.paths.data) as store:
-            if store.first_arrival(message.strip()) is None:
-                raise ConfigError("--message", f"没有收到过 Message-ID 为 {message.strip()} 的邮件（见 hrbot log）")
-        note = f"{message.strip()} {note}".strip()
-    cells = {UNIT: unit, ITEM: item, PERSON: person, ACTION: action, DAY: day.isoformat() if day else "", NOTE: note}
-    before = {_key(r): r for r in status_rows(settings, today, roster)}
-    added = append(settings.config_dir, roster, cells)
-    lines = [f"已写入 {Path(settings.config_dir) / ADJUSTMENTS_FILE}：{unit},{ITEM_TITLES[added.item]},{person},"
-             f"{action},{cells[DAY]},{note}"]
-    for row in status_rows(settings, today, roster):
-        old = before.get(_key(row))
-        if old is not None and _shown(old) != _shown(row):
-            who = f"（{row.person}）" if row.person else ""
-            lines.append(f"  {row.unit} {ITEM_TITLES[row.item]}{who}：{_shown(old)} → {_shown(row)}")
-    if len(lines) == 1:
-        lines.append("  今天的状态没有变化（该项已是这一结果，或所指邮件尚无可登记的材料）")
-    return lines
-
-
-def _key(row) -> tuple:
-    return row.unit, row.item, row.person
-
-
-def _shown(row) -> str:
-    from bot.tracker import STATE_LABELS
-
-    late = f"，迟 {row.late_workdays} 个工作日" if row.late_workdays else ""
-    return f"{STATE_LABELS[row.state]}（截止 {row.due or '未定'}{late}）"

@@ -25,7 +25,7 @@ from exchangelib.folders import BaseFolder, SentItems
 
 from bot.errors import ConfigError, SendError
 from bot.records import OutboxRow
-from bot.senders import DeliveryUncertain
+from bot.out.senders import DeliveryUncertain
 from bot.settings import SETTINGS_FILE, Settings
 from bot.sources.ews import connect, endpoint, exception_chain, explain, tls_failure
 

@@ -30,14 +30,12 @@ from typing import Callable, Protocol
 from filelock import FileLock, Timeout
 
 from bot.errors import ConfigError, SendError
-from bot.outbox import write_files
+from bot.out.outbox import write_files
 from bot.settings import SETTINGS_FILE, Settings
-from bot.records import OutboxRow
+from bot.records import FAILED, QUEUED, SENDING, SENT, SPOOLED, UNCERTAIN, OutboxRow
 from bot.store import Store
 
 log = logging.getLogger(__name__)
-
-QUEUED, SENDING, SENT, FAILED, UNCERTAIN, SPOOLED = "queued", "sending", "sent", "failed", "uncertain", "spooled"
 
 UNCERTAIN_REASON = "发送结果不明（程序在发送过程中中断），请人工核对后用 hrbot send --retry-uncertain 重发"
 
@@ -122,12 +120,12 @@ def sender_for(settings: Settings) -> Sender | None:
     if kind == "spool":
         return None
     if kind == "smtp":
-        from bot.senders.smtp import SmtpSender
+        from bot.out.senders.smtp import SmtpSender
 
         return SmtpSender(settings)
     if kind == "ews":
         # Written with the EWS mailbox source; same interface, same exactly-once bookkeeping.
-        from bot.senders.ews import EwsSender
+        from bot.out.senders.ews import EwsSender
 
         return EwsSender(settings)
     raise ConfigError(settings.config_dir / SETTINGS_FILE, f"[sending] kind “{kind}” 不受支持")
@@ -152,12 +150,12 @@ def hooks_for(settings: Settings) -> Hooks:
     if not settings.sending.save_to_sent:
         return Hooks()
     if settings.sending.kind == "ews":
-        from bot.senders.ews import EwsSender
+        from bot.out.senders.ews import EwsSender
 
         # Exchange saves the copy itself (SendAndSaveCopy): only the look-up is needed.
         return Hooks(found_in_sent=EwsSender(settings).found_in_sent)
     if settings.mailbox.kind == "imap":
-        from bot.senders.sent_folder import ImapSentFolder
+        from bot.out.senders.sent_folder import ImapSentFolder
 
         sent = ImapSentFolder(settings)
         return Hooks(found_in_sent=sent.found_in_sent, after_sent=sent.after_sent)
@@ -202,7 +200,7 @@ def _deliver_due(settings: Settings, store: Store, now: datetime, hooks: Hooks, 
     if sender is None:
         for row in store.outbox(QUEUED):
             store.set_outbox_state(row.id, SPOOLED)
-            _note(report.spooled, row, "spooled", f"file {row.file}")
+            _note(report.spooled, row, SPOOLED, f"file {row.file}")
         return
     due = [row for row in store.outbox(QUEUED) if row.next_attempt is None or row.next_attempt <= now]
     if not due:
@@ -236,7 +234,7 @@ def _resolve_interrupted(store: Store, hooks: Hooks, report: DeliveryReport) -> 
             _note(report.sent, row, "sent (found in Sent after an interrupted run)")
         else:
             store.set_outbox_state(row.id, UNCERTAIN, UNCERTAIN_REASON)
-            _note(report.uncertain, row, "uncertain", UNCERTAIN_REASON, logging.WARNING)
+            _note(report.uncertain, row, UNCERTAIN, UNCERTAIN_REASON, logging.WARNING)
 
 
 def _send_one(sender: Sender, store: Store, report: DeliveryReport, row: OutboxRow, now: datetime,
@@ -248,11 +246,11 @@ def _send_one(sender: Sender, store: Store, report: DeliveryReport, row: OutboxR
     except DeliveryUncertain as e:
         reason = f"{UNCERTAIN_REASON}：{e}"
         store.set_outbox_state(row.id, UNCERTAIN, reason)
-        _note(report.uncertain, row, "uncertain", reason, logging.WARNING)
+        _note(report.uncertain, row, UNCERTAIN, reason, logging.WARNING)
     except SendError as e:
         if e.permanent:
             store.set_outbox_state(row.id, FAILED, str(e))
-            _note(report.failed, row, "failed", str(e), logging.WARNING)
+            _note(report.failed, row, FAILED, str(e), logging.WARNING)
         else:
             _temporary(store, report, row, attempt, str(e), now, count_attempt=False)
     except BaseException as e:
@@ -260,11 +258,11 @@ def _send_one(sender: Sender, store: Store, report: DeliveryReport, row: OutboxR
         # stops, as the next row would likely meet the same bug.
         reason = f"{UNCERTAIN_REASON}：{type(e).__name__}: {e}"
         store.set_outbox_state(row.id, UNCERTAIN, reason)
-        _note(report.uncertain, row, "uncertain", reason, logging.ERROR)
+        _note(report.uncertain, row, UNCERTAIN, reason, logging.ERROR)
         raise
     else:
         store.set_outbox_state(row.id, SENT)
-        _note(report.sent, row, "sent")
+        _note(report.sent, row, SENT)
         if hooks.after_sent is not None:
             try:
                 hooks.after_sent(row)
@@ -281,7 +279,7 @@ def _temporary(store: Store, report: DeliveryReport, row: OutboxRow, attempt: in
     if attempt >= MIN_ATTEMPTS_BEFORE_GIVING_UP and now - row.created_at >= GIVE_UP_AFTER:
         reason = f"超过 2 天、尝试 {attempt} 次仍未发出，已放弃：{reason}"
         store.set_outbox_state(row.id, FAILED, reason, attempted=count_attempt)
-        _note(report.failed, row, "failed", reason, logging.WARNING)
+        _note(report.failed, row, FAILED, reason, logging.WARNING)
         return
     minutes = BACKOFF_MINUTES[min(attempt, len(BACKOFF_MINUTES)) - 1]
     next_attempt = now + timedelta(minutes=minutes)

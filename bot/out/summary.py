@@ -8,33 +8,24 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
-from bot import adjustments, deadlines
+from bot.season import adjustments, deadlines
 from bot.evaluation.progress import progress
-from bot.kickoff import kickoff_sent
-from bot.outbox import FileAttachment, compose, write_files
-from bot.records import (
-    EXEMPT,
-    ITEM_TITLES,
-    LATE,
-    OVERDUE,
-    PENDING,
-    RECEIVED,
-    Outgoing,
-    Roster,
-    StatusRow,
-)
-from bot.reminders import hr_person, moot, owers
-from bot.reports import season_status, write_tracker_for
-from bot.roster import load_roster
+from bot.out.kickoff import kickoff_sent
+from bot.out.outbox import FileAttachment, compose, write_files
+from bot.records import EXEMPT, LATE, OVERDUE, PENDING, RECEIVED, SUMMARY, Outgoing, Roster, StatusRow
+from bot.season.items import item_title
+from bot.out.reminders import hr_person, moot, owers
+from bot.reports.views import season_status, write_tracker_for
+from bot.season.roster import load_roster
 from bot.settings import Settings
 from bot.store import Store
-from bot.senders import kept_aside
-from bot.tracker import STATE_LABELS
-from bot.workdays import CALENDAR_DIR, WorkCalendar
+from bot.out.senders import kept_aside
+from bot.reports.tracker import STATE_LABELS
+from bot.season.workdays import CALENDAR_DIR, WorkCalendar
 
 log = logging.getLogger(__name__)
 
-KIND = "summary"
+KIND = SUMMARY
 TEXT_TEMPLATE = "summary.txt.j2"
 HTML_TEMPLATE = "summary.html.j2"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -134,12 +125,12 @@ def unconfirmed_years(cal: WorkCalendar, settings: Settings, today: date, includ
 
 def _line(r: StatusRow, roster: Roster, settings: Settings) -> Line:
     if moot(roster, r):
-        return Line(r.unit, ITEM_TITLES[r.item], r.person, r.due, STATE_LABELS[r.state], r.late_workdays,
+        return Line(r.unit, item_title(r.item), r.person, r.due, STATE_LABELS[r.state], r.late_workdays,
                     note="述职大会日期已在 units.csv 中确定，不再催交")
     people = owers(roster, r, remind_cadres=False, hr=hr_person(settings, r.unit))
     leaders = settings.reminders.leaders.get(r.unit, ())
     escalated = 0 < settings.reminders.escalate_after_workdays <= r.late_workdays
-    return Line(r.unit, ITEM_TITLES[r.item], r.person, r.due, STATE_LABELS[r.state], r.late_workdays,
+    return Line(r.unit, item_title(r.item), r.person, r.due, STATE_LABELS[r.state], r.late_workdays,
                 owed_by="、".join(p.name for p in people), copied="、".join(leaders) if escalated else "",
                 note="截止日期暂定" if r.provisional else "")
 
@@ -158,14 +149,14 @@ def _arrived(store: Store, rows: list[StatusRow], since: datetime, settings: Set
         state = STATE_LABELS[row.state] if first else "更新版本"
         if first and row.state == LATE:
             state += f"（迟 {row.late_workdays} 个工作日）"
-        lines.append(Line(a.unit, ITEM_TITLES[a.item], a.person, row.due, state, received_at=at,
+        lines.append(Line(a.unit, item_title(a.item), a.person, row.due, state, received_at=at,
                           note="；".join(a.warnings)))
     return lines
 
 
 def _attention(settings: Settings, roster: Roster, store: Store, rows: list[StatusRow]) -> list[str]:
-    """Everything waiting for HR (bot.todo, as the tracker's sheet 待处理 lists it), each with its fix."""
-    from bot.todo import waiting
+    """Everything waiting for HR (bot.reports.todo, as the tracker's sheet 待处理 lists it), each with its fix."""
+    from bot.reports.todo import waiting
 
     adjusted = adjustments.for_status(settings.config_dir, roster, store)
     notes = []
@@ -178,7 +169,7 @@ def _attention(settings: Settings, roster: Roster, store: Store, rows: list[Stat
 
 
 def compose_summary(settings: Settings, summary: Summary, tracker: Path | None) -> Outgoing:
-    from bot.templates import render
+    from bot.out.templates import render
 
     context = dict(s=summary, season=settings.season, STATE_LABELS=STATE_LABELS)
     subject, text = render(settings, TEXT_TEMPLATE, **context)

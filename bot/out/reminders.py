@@ -3,40 +3,24 @@
 from __future__ import annotations
 
 import logging
-import tempfile
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from functools import lru_cache
-from pathlib import Path
 
-from bot.reports import season_status
-from bot.outbox import FileAttachment, compose, to_script, write_files
-from bot.records import (
-    ITEM_TITLES,
-    LEADER_REVIEW,
-    MEETING_REQUEST,
-    OVERDUE,
-    PENDING,
-    PERSONAL_REPORT,
-    RESERVE_RECOMMENDATION,
-    TEAM_REPORT,
-    UNION_REVIEW,
-    Outgoing,
-    Person,
-    Roster,
-    StatusRow,
-)
-from bot.roster import load_roster
+from bot.out.forms import blank_form_attachments, form_names
+from bot.season.items import HEAD_AND_WRITER, REVIEWER, TABLE, UNION_CHAIR, item_title
+from bot.out.outbox import compose, to_script, write_files
+from bot.records import OVERDUE, PENDING, QUEUED, REMINDER, Outgoing, Person, Roster, StatusRow
+from bot.reports.views import season_status
+from bot.season.roster import load_roster
 from bot.settings import Settings
 from bot.store import Store
-from bot.templates import render
-from bot.workdays import WorkCalendar
+from bot.out.templates import render
+from bot.season.workdays import WorkCalendar
 
 log = logging.getLogger(__name__)
 
-KIND = "reminder"
+KIND = REMINDER
 TEMPLATE = "reminder.txt.j2"
-DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 # Why an item is in today's digest.
 BEFORE, DUE_TODAY, LATE = "before", "due_today", "overdue"
@@ -45,16 +29,6 @@ BEFORE, DUE_TODAY, LATE = "before", "due_today", "overdue"
 LAST_DAY_KEY = "reminders:last_day"
 # Why a queued reminder is cancelled (Store.cancel_if_queued): its every item arrived before it went out.
 WITHDRAWN_REASON = "发出前材料已全部收到，提醒已撤回"
-
-# The blank form that answers each item (the union review uses the review form too).
-FORM_FOR = {
-    TEAM_REPORT: TEAM_REPORT,
-    PERSONAL_REPORT: PERSONAL_REPORT,
-    LEADER_REVIEW: LEADER_REVIEW,
-    UNION_REVIEW: LEADER_REVIEW,
-    RESERVE_RECOMMENDATION: RESERVE_RECOMMENDATION,
-}
-
 
 @dataclass(frozen=True)
 class Missing:
@@ -76,7 +50,15 @@ class Missing:
 
     @property
     def title(self) -> str:
-        return ITEM_TITLES[self.item]
+        return item_title(self.item)
+
+    def whose(self, recipient: str) -> str:
+        """Whose item it is, in the digest's words: "" for a unit's own."""
+        if self.person is None:
+            return ""
+        if self.person == recipient:
+            return "（您本人）"
+        return TABLE[self.item].person_note.format(self.person) if self.item in TABLE else f"（{self.person}）"
 
 
 @dataclass
@@ -170,7 +152,7 @@ def _due_for(cal: WorkCalendar, why: str, due: date, days: list[date], as_of: da
 
 def moot(roster: Roster, row: StatusRow) -> bool:
     """A meeting request from a unit whose meeting HR already fixed in units.csv: asking for it would only confuse."""
-    return row.item == MEETING_REQUEST and roster.units[row.unit].meeting is not None
+    return TABLE[row.item].moot_once_meeting_fixed and roster.units[row.unit].meeting is not None
 
 
 def owers(roster: Roster, row: StatusRow, remind_cadres: bool, hr: Person | None = None) -> list[Person]:
@@ -180,12 +162,13 @@ def owers(roster: Roster, row: StatusRow, remind_cadres: bool, hr: Person | None
     When the roster lacks the one who should hear (a gap HR has not filled), `hr` hears instead.
     """
     head = roster.head_of(row.unit)
-    if row.item == LEADER_REVIEW:
+    hears = TABLE[row.item].hears
+    if hears == REVIEWER:
         # The secretary reviews the head; the head reviews everyone else on the team.
         people = [roster.secretary_of(row.unit) if head is not None and row.person == head.name else head]
-    elif row.item == UNION_REVIEW:
+    elif hears == UNION_CHAIR:
         people = [roster.union_chair_of(row.unit)]
-    elif row.item == PERSONAL_REPORT:
+    elif hears == HEAD_AND_WRITER:
         people = [head]
         if remind_cadres and (head is None or row.person != head.name):
             people.append(next((p for p in roster.people_in(row.unit) if p.name == row.person), None))
@@ -218,7 +201,7 @@ def draft_digest(settings: Settings, digest: Digest, as_of: date) -> Draft:
     units: dict[str, list[Missing]] = {}
     for m in digest.items:
         units.setdefault(m.unit, []).append(m)
-    forms = _form_names([m.item for m in digest.items]) if settings.reminders.attach_forms else ()
+    forms = form_names([m.item for m in digest.items]) if settings.reminders.attach_forms else ()
     subject, text = render(
         settings, TEMPLATE, recipient=digest.recipient, as_of=as_of, units=units, items=digest.items,
         late=any(m.why == LATE for m in digest.items), escalated=any(m.escalated for m in digest.items),
@@ -231,36 +214,8 @@ def draft_digest(settings: Settings, digest: Digest, as_of: date) -> Draft:
 def compose_digest(settings: Settings, digest: Digest, as_of: date, draft: Draft | None = None) -> Outgoing:
     """The digest as a mail in HR's voice, with the blank forms for what is missing when asked for."""
     draft = draft or draft_digest(settings, digest, as_of)
-    attachments = [form for form in blank_forms().values() if form.filename in draft.forms]
     return compose(settings, KIND, [digest.recipient.email], draft.subject, draft.text, cc=list(digest.cc),
-                   attachments=attachments)
-
-
-def _form_names(items: list[str]) -> tuple[str, ...]:
-    """The file names of the blank forms (附件1–4) that answer these items, each once, in the forms' order.
-
-    Names only: the forms themselves are built when a mail is composed, never for a dry run.
-    """
-    from parsers.forms import FORM_FILES
-
-    wanted = {FORM_FOR[i] for i in items if i in FORM_FOR}
-    return tuple(name for item, name in FORM_FILES.items() if item in wanted)
-
-
-@lru_cache(maxsize=1)
-def _blank_form_bytes() -> tuple[tuple[str, str, bytes], ...]:
-    # parsers.forms is the one place the forms are defined; it writes files, so go through a
-    # temporary folder once per process.
-    from parsers.forms import FORM_FILES, write_forms
-
-    by_name = {name: item for item, name in FORM_FILES.items()}
-    with tempfile.TemporaryDirectory(prefix="hrbot-forms-") as folder:
-        return tuple((by_name[p.name], p.name, p.read_bytes()) for p in write_forms(Path(folder)))
-
-
-def blank_forms() -> dict[str, FileAttachment]:
-    """附件1–4 by the item they answer, in the forms' order."""
-    return {item: FileAttachment(name, data, DOCX) for item, name, data in _blank_form_bytes()}
+                   attachments=blank_form_attachments(draft.forms))
 
 
 # --- the command ----------------------------------------------------------------
@@ -312,7 +267,7 @@ def withdraw_answered(store: Store) -> int:
     row cannot be in the middle of going out while it is withdrawn.
     """
     withdrawn = 0
-    for row in store.outbox("queued"):
+    for row in store.outbox(QUEUED):
         if row.kind != KIND:
             continue
         covers = store.reminder_covers(row.id)
@@ -364,10 +319,3 @@ def _preview(settings: Settings, digest: Digest, draft: Draft) -> list[str]:
     lines.extend("  | " + line if line else "  |" for line in body.rstrip().splitlines())
     lines.append("")
     return lines
-
-
-def kickoff(settings: Settings, dry_run: bool = False, force: bool = False) -> list[str]:
-    """`hrbot kickoff`: see bot.kickoff (kept there; this name is what the CLI calls)."""
-    from bot.kickoff import kickoff as run_kickoff
-
-    return run_kickoff(settings, dry_run=dry_run, force=force)
