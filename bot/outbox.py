@@ -10,7 +10,7 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 from bot import mailtext
-from bot.crashpoints import crash_point, sweep_stale_temp_files, write_atomically
+from bot.crashpoints import crash_point, sweep_stale_temp_files, sync_folder, write_atomically
 from bot.errors import save_failed
 from bot.settings import Settings
 from bot.records import Outgoing
@@ -96,7 +96,7 @@ def write_files(settings: Settings, store: Store) -> list[Path]:
     folder = settings.paths.outbox
     if folder.is_dir():
         sweep_stale_temp_files(folder, ".*.tmp")
-    written = []
+    written: list[tuple[int, Path]] = []
     for row in store.outbox_without_file():
         try:
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -107,10 +107,13 @@ def write_files(settings: Settings, store: Store) -> list[Path]:
         name = f"{stamp}-{row.kind}-{row.id:05d}-{digest}.eml"
         path = folder / name
         try:
-            write_atomically(path, row.eml, crash_at="write_files")
+            # Each file synced; the folder once after the last rename (one sync, not one a mail).
+            write_atomically(path, row.eml, crash_at="write_files", sync_parent=False)
         except OSError as error:
             raise save_failed(path, error) from error
         crash_point("write_files_renamed")
-        store.set_outbox_file(row.id, name)
-        written.append(path)
-    return written
+        written.append((row.id, path))
+    if written:
+        sync_folder(folder)
+        store.set_outbox_files([(row_id, path.name) for row_id, path in written])
+    return [path for _, path in written]

@@ -465,9 +465,10 @@ class Store:
     def outbox_without_file(self) -> list[OutboxRow]:
         return self._outbox_rows(" WHERE file IS NULL", ())
 
-    def set_outbox_file(self, outbox_id: int, file: str) -> None:
+    def set_outbox_files(self, files: list[tuple[int, str]]) -> None:
+        """Each outbox row's file name, (id, file) pairs, in one transaction."""
         with self._transaction():
-            self.db.execute("UPDATE outbox SET file = ? WHERE id = ?", (file, outbox_id))
+            self.db.executemany("UPDATE outbox SET file = ? WHERE id = ?", [(file, i) for i, file in files])
 
     def set_outbox_state(self, outbox_id: int, state: str, error: str = "", next_attempt: datetime | None = None,
                          attempted: bool = False) -> None:

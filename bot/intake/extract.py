@@ -97,7 +97,8 @@ def save(data_dir: Path, data: bytes) -> str:
         raise save_failed(folder, error) from error
     path = folder / sha
     if not path.exists():
-        sweep_stale_temp_files(folder, f".{sha}.*.tmp")
+        # One pattern for every file (pathlib compiles each new pattern): a live writer's temp file is kept.
+        sweep_stale_temp_files(folder, ".*.tmp")
         try:
             write_atomically(path, data)
         except OSError as error:
