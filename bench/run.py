@@ -372,7 +372,9 @@ def _machine() -> dict:
     dovecot = subprocess.run([mailbox.imap_server.DOVECOT, "--version"], capture_output=True, text=True).stdout.strip()
     git = lambda *a: subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()  # noqa: E731
     # Which hrbot was measured: the commit, and the files of the code that differ from it.
-    changed = [line[3:] for line in git("status", "--porcelain", "--", "bot", "parsers").splitlines()]
+    status = subprocess.run(["git", "status", "--porcelain", "--", "bot", "parsers"], cwd=ROOT, capture_output=True,
+                            text=True).stdout  # not stripped: each line starts with its two status columns
+    changed = [line[3:] for line in status.splitlines()]
     return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
             "dovecot": dovecot, "commit": git("rev-parse", "--short", "HEAD"), "uncommitted": changed}
 
