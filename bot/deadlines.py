@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import TYPE_CHECKING
 
+from bot.adjustments import ASSIGN, EXEMPT as EXEMPTED, EXTEND, RECEIVED as ON_PAPER, Adjustment
 from bot.records import (
     BALLOT_TALLY,
     EXEMPT,
@@ -31,10 +31,6 @@ from bot.records import (
 )
 from bot.settings import Season
 from bot.workdays import WorkCalendar
-
-if TYPE_CHECKING:
-    from bot.adjustments import Adjustment
-
 
 HELD_WARNING = "有材料待人力资源科确认归属"
 
@@ -124,8 +120,6 @@ def status(
     replaces the due date, 免交 makes the item `exempt`. An item not received that a document held
     for HR may be is marked held, with a warning: it is not reminded while HR decides whose it is.
     """
-    from bot.adjustments import ASSIGN, EXEMPT as EXEMPTED, RECEIVED as ON_PAPER
-
     assignments = [a for a in adjustments if a.action == ASSIGN]
     arrivals, withdrawn = reattributed(arrivals, assignments)
     settled = {a.message_id for a in assignments if a.arrived is not None}
@@ -170,8 +164,6 @@ def status(
 
 def adjusted_due(due: date | None, provisional: bool, applying: list[Adjustment]) -> tuple[date | None, bool]:
     """The due date after HR's 延期 rows that apply to an item (the last one wins; HR's date is no computed one)."""
-    from bot.adjustments import EXTEND
-
     extensions = [a.day for a in applying if a.action == EXTEND]
     return (extensions[-1], False) if extensions else (due, provisional)
 

@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from bot import __version__
+from bot.adjustments import load
+from bot.outbox import write_files
+from bot.roster import load_roster
 from bot.settings import Settings
 from bot.sources import Source, source_for
 from bot.store import Store
@@ -71,8 +74,6 @@ def poll_once(settings: Settings, source: Source | None = None, stop=None) -> Po
         finally:
             source.close()
             if store.outbox_without_file():
-                from bot.outbox import write_files
-
                 write_files(settings, store)
     log.info("poll: %d new message(s) %s", len(report.recorded), report.counts())
     return report
@@ -92,8 +93,6 @@ class SeasonFiles:
 
     @cached_property
     def roster(self) -> Roster:
-        from bot.roster import load_roster
-
         return load_roster(self.config_dir)
 
     @cached_property
@@ -102,8 +101,6 @@ class SeasonFiles:
 
     @cached_property
     def adjustments(self) -> tuple:
-        from bot.adjustments import load
-
         return tuple(load(self.config_dir, self.roster))
 
     def check(self, store: Store) -> str:

@@ -31,6 +31,7 @@ from bot.settings import Settings
 from bot.store import Store
 from bot.templates import render
 from bot.workdays import WorkCalendar
+from parsers.forms import FORM_FILES, write_forms
 
 log = logging.getLogger(__name__)
 
@@ -241,8 +242,6 @@ def _form_names(items: list[str]) -> tuple[str, ...]:
 
     Names only: the forms themselves are built when a mail is composed, never for a dry run.
     """
-    from parsers.forms import FORM_FILES
-
     wanted = {FORM_FOR[i] for i in items if i in FORM_FOR}
     return tuple(name for item, name in FORM_FILES.items() if item in wanted)
 
@@ -251,7 +250,6 @@ def _form_names(items: list[str]) -> tuple[str, ...]:
 def _blank_form_bytes() -> tuple[tuple[str, str, bytes], ...]:
     # parsers.forms is the one place the forms are defined; it writes files, so go through a
     # temporary folder once per process.
-    from parsers.forms import FORM_FILES, write_forms
 
     by_name = {name: item for item, name in FORM_FILES.items()}
     with tempfile.TemporaryDirectory(prefix="hrbot-forms-") as folder:
@@ -368,6 +366,6 @@ def _preview(settings: Settings, digest: Digest, draft: Draft) -> list[str]:
 
 def kickoff(settings: Settings, dry_run: bool = False, force: bool = False) -> list[str]:
     """`hrbot kickoff`: see bot.kickoff (kept there; this name is what the CLI calls)."""
-    from bot.kickoff import kickoff as run_kickoff
+    from bot.kickoff import kickoff as run_kickoff  # bot.kickoff imports this module
 
     return run_kickoff(settings, dry_run=dry_run, force=force)

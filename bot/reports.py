@@ -6,12 +6,15 @@ from datetime import date
 from pathlib import Path
 
 from bot import adjustments, deadlines
+from bot.evaluation.progress import progress
 from bot.evaluation.tallies import folder_arrivals
 from bot.records import ITEM_TITLES, LogEntry, OutboxRow, Roster, StatusRow
 from bot.roster import load_roster
+from bot.senders import kept_aside
 from bot.settings import Settings
 from bot.store import Store
-from bot.tracker import OUTBOX_STATE_LABELS, OUTGOING_KIND_LABELS, STATE_LABELS
+from bot.todo import waiting
+from bot.tracker import OUTBOX_STATE_LABELS, OUTGOING_KIND_LABELS, STATE_LABELS, write_tracker
 from bot.workdays import WorkCalendar
 
 
@@ -45,11 +48,8 @@ def log_entries(settings: Settings) -> list[LogEntry]:
 
 
 def write_tracker_for(settings: Settings, as_of: date) -> Path:
-    from bot.tracker import write_tracker
-
     roster = load_roster(settings.config_dir)
     rows = status_rows(settings, as_of, roster)
-    from bot.evaluation.progress import progress
 
     log, kept_aside = log_entries(settings), kept_aside_mail(settings)
     return write_tracker(settings.paths.tracker, as_of, rows, log, roster, settings.season.timezone, kept_aside,
@@ -59,8 +59,6 @@ def write_tracker_for(settings: Settings, as_of: date) -> Path:
 def waiting_for_hr(settings: Settings, roster: Roster, rows: list[StatusRow], log: list[LogEntry],
                    kept_aside: list[OutboxRow]) -> list:
     """What needs a person (bot.todo), from the store and the config folder."""
-    from bot.todo import waiting
-
     with Store.open(settings.paths.data) as store:
         requested = store.requested_meetings()
         adjusted = adjustments.for_status(settings.config_dir, roster, store)
@@ -69,8 +67,6 @@ def waiting_for_hr(settings: Settings, roster: Roster, rows: list[StatusRow], lo
 
 def kept_aside_mail(settings: Settings) -> list[OutboxRow]:
     """Outgoing mail a sender refused for good, or whose sending was cut off: HR must look."""
-    from bot.senders import kept_aside
-
     with Store.open(settings.paths.data) as store:
         return kept_aside(store)
 

@@ -8,13 +8,11 @@ import os
 import sqlite3
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from bot.crashpoints import write_atomically
 from bot.errors import StoreError, save_failed
-
-if TYPE_CHECKING:  # built only by the readers below: a poll with nothing new imports no record type
-    from bot.records import (Arrival, AttachmentLog, HeldDocument, LogEntry, OutboxRow, Outgoing, Recorded,
-                             StoredMessage)
+from bot.records import (Arrival, AttachmentLog, HeldDocument, LogEntry, OutboxRow, Outgoing, Recorded,
+                         StoredMessage)
 
 log = logging.getLogger(__name__)
 
@@ -179,8 +177,6 @@ class Store:
 
         Checked first: a damaged store is never copied over a good backup.
         """
-        from bot.crashpoints import write_atomically
-
         self.verify()
         copy = sqlite3.connect(":memory:")
         try:
@@ -322,8 +318,6 @@ class Store:
     def held(self, message_id: str | None = None) -> list[StoredMessage]:
         """The messages whose outcome HR's changes may alter (unknown_sender, no_documents, rejected),
         oldest first; with message_id, every message of that Message-ID whatever its outcome."""
-        from bot.records import StoredMessage
-
         if message_id is None:
             where, params = "outcome IN ('unknown_sender', 'no_documents', 'rejected')", ()
         else:
@@ -339,8 +333,6 @@ class Store:
 
     def log(self) -> list[LogEntry]:
         """Every delivered message in arrival order, with its attachments."""
-        from bot.records import AttachmentLog, LogEntry
-
         attachments: dict[int, list[AttachmentLog]] = {}
         for row in self.db.execute(
             "SELECT message, filename, outcome, reason, item, unit, person, sha256, saved_as, held FROM attachments"
@@ -360,8 +352,6 @@ class Store:
         return entries
 
     def arrivals(self) -> list[Arrival]:
-        from bot.records import Arrival
-
         rows = self.db.execute(
             "SELECT d.unit, d.item, d.person, d.received_at, m.message_id, d.warnings"
             " FROM documents d JOIN messages m ON m.id = d.message ORDER BY d.received_at, d.id"
@@ -384,8 +374,6 @@ class Store:
 
     def held_documents(self) -> list[HeldDocument]:
         """The documents waiting for HR's attribution, with what they may be."""
-        from bot.records import HeldDocument
-
         rows = self.db.execute(
             "SELECT DISTINCT a.unit, a.item, a.person, m.message_id FROM attachments a JOIN messages m ON m.id = a.message"
             " WHERE a.held = 1 AND a.unit IS NOT NULL"
@@ -453,7 +441,6 @@ class Store:
             " last_error FROM outbox" + where + " ORDER BY id", params).fetchall()
         if not rows:
             return []  # an idle poll's usual answer, given without importing the record types
-        from bot.records import OutboxRow
 
         return [
             OutboxRow(id=r[0], message_id=r[1], kind=r[2], recipients=tuple(json.loads(r[3])),

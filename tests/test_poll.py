@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import at, deliver
 
+import bot.poll
 import bot.roster
 from bot.demo import build_message
 from bot.errors import ConfigError
@@ -23,7 +24,7 @@ def roster_reads(monkeypatch) -> list[int]:
         reads.append(1)
         return real(config_dir)
 
-    monkeypatch.setattr(bot.roster, "load_roster", counting)
+    monkeypatch.setattr(bot.poll, "load_roster", counting)  # where the poll reads it
     return reads
 
 

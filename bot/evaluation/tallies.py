@@ -10,6 +10,9 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.records import ACCEPTED, BALLOT_TALLY, Arrival, Roster
+from bot.store import Store
+from parsers.errors import UnreadableDocument
+from parsers.tally import TallyRefused, read_tally
 
 if TYPE_CHECKING:  # openpyxl comes with the reader: status and reminders import this module without a tallies/ folder
     from parsers.tally import TallySheet
@@ -34,8 +37,6 @@ class Collected:
 
 def collect(settings, roster: Roster) -> Collected:
     """Every tally sheet that counts, the latest per unit (or system) and channel, and why others do not."""
-    from bot.store import Store
-
     found: list[tuple[str, datetime, bytes]] = []
     refusals: list[str] = []
     with Store.open(settings.paths.data) as store:
@@ -82,9 +83,6 @@ def _folder_files(config_dir: Path, zone: ZoneInfo) -> list[tuple[Path, datetime
 
 def _read(data: bytes, roster: Roster):
     """(sheet, None) when the sheet counts, else (None, the problem in HR's words)."""
-    from parsers.errors import UnreadableDocument
-    from parsers.tally import TallyRefused, read_tally
-
     try:
         sheet = read_tally(data, roster)
     except (TallyRefused, UnreadableDocument) as error:
