@@ -440,8 +440,7 @@ class Store:
             "SELECT id, message_id, kind, recipients, created_at, eml, file, state, attempts, next_attempt,"
             " last_error FROM outbox" + where + " ORDER BY id", params).fetchall()
         if not rows:
-            return []  # an idle poll's usual answer, given without importing the record types
-
+            return []  # an idle poll's usual answer
         return [
             OutboxRow(id=r[0], message_id=r[1], kind=r[2], recipients=tuple(json.loads(r[3])),
                       created_at=datetime.fromisoformat(r[4]), eml=r[5], file=r[6], state=r[7], attempts=r[8],

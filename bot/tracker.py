@@ -35,7 +35,7 @@ from .records import (
     StatusRow,
 )
 
-if TYPE_CHECKING:  # XlsxWriter is imported lazily: the idle mail poll must not pay for it
+if TYPE_CHECKING:  # XlsxWriter: imported where a workbook is written (tests/test_idle_imports.py)
     from bot.todo import Todo
     from xlsxwriter import Workbook
 

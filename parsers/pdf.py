@@ -19,7 +19,7 @@ SCANNED_WARNING = "PDF 内容无法读取（可能是扫描件），已按文件
 
 def read_pdf(data: bytes) -> DocxText:
     """The PDF's text as lines (a form's rows as tables); no lines for a scan; UnreadableDocument when broken."""
-    from pypdf import PdfReader  # only for a PDF: a large package the idle poll must not import
+    from pypdf import PdfReader  # only for a PDF (tests/test_idle_imports.py)
     from pypdf.errors import FileNotDecryptedError, PdfReadError
 
     try:

@@ -18,7 +18,7 @@ MAX_COLUMNS = 30
 def read_xlsx(data: bytes) -> DocxText:
     """Every sheet's rows (cells as text) as a table, each non-empty cell a line; UnreadableDocument when broken."""
     _check_sizes(data)
-    import openpyxl  # only for a workbook: a large package the idle poll must not import
+    import openpyxl  # only for a workbook (tests/test_idle_imports.py)
 
     try:
         # read_only streams the sheets; openpyxl parses through defusedxml when it is installed.

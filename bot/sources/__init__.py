@@ -44,7 +44,7 @@ class Source(Protocol):
 
 
 def source_for(settings: Settings) -> Source:
-    """The source [mailbox] kind names; imported lazily so a poll loads only what it uses."""
+    """The source [mailbox] kind names (Exchange's imported only for it: exchangelib is large)."""
     kind = settings.mailbox.kind
     if kind == "maildir":
         return MaildirSource(settings.mailbox.path)
