@@ -18,6 +18,7 @@ CRLF = b"\r\n"
 # An encoded word is at most 75 characters; 39 bytes (52 in base64) keep "Subject: " and its first word within 78.
 _WORD_BYTES = 39
 _LINE = 76  # base64 body lines, as the email package writes them
+_ONE_LINE = 900  # longer ASCII is folded as encoded words: a line may not pass 998 characters
 _ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~ ]*")  # a display name that needs no quotes
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f]+")
 
@@ -51,9 +52,9 @@ def encoded_words(text: str) -> str:
 
 
 def unstructured(text: str) -> str:
-    """A header value such as Subject: ASCII as written (one line), anything else as encoded words."""
+    """A header value such as Subject: short ASCII as written (one line), anything else as folded encoded words."""
     text = _UNSAFE.sub(" ", text)
-    return text if text.isascii() and "=?" not in text else encoded_words(text)
+    return text if text.isascii() and "=?" not in text and len(text) <= _ONE_LINE else encoded_words(text)
 
 
 def mailbox(name: str, address: str) -> str:

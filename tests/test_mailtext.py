@@ -90,3 +90,10 @@ def test_mailtext_unstructured_splits_on_characters():
     assert all(len(line.strip()) <= 75 for line in value.split("\r\n"))
     assert str(email.message_from_bytes(f"Subject: {value}\r\n\r\n".encode(), policy=default)["Subject"]) == text
 
+
+
+def test_mailtext_long_ascii_subject_is_folded():
+    text = "Re: " + "weekly report " * 100
+    value = mailtext.unstructured(text)
+    assert max(len(line) for line in value.split("\r\n")) <= 78
+    assert str(email.message_from_bytes(f"Subject: {value}\r\n\r\n".encode(), policy=default)["Subject"]) == text
