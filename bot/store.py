@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bot.crashpoints import write_atomically
 from bot.errors import StoreError, save_failed
-from bot.records import (Arrival, AttachmentLog, HeldDocument, LogEntry, OutboxRow, Outgoing, Recorded,
+from bot.records import (ACCEPTED, Arrival, AttachmentLog, HeldDocument, LogEntry, OutboxRow, Outgoing, Recorded,
                          StoredMessage)
 
 log = logging.getLogger(__name__)
@@ -350,6 +350,14 @@ class Store:
                 reprocessed_at=datetime.fromisoformat(row[7]) if row[7] else None, gone=bool(row[8]),
             ))
         return entries
+
+    def accepted_files(self, item: str) -> list[tuple[str | None, str, datetime]]:
+        """(file name, saved_as, when its message arrived) of each accepted attachment recognised as `item`."""
+        rows = self.db.execute(
+            "SELECT a.filename, a.saved_as, m.received_at FROM attachments a JOIN messages m ON m.id = a.message"
+            " WHERE a.item = ? AND a.outcome = ? AND a.saved_as IS NOT NULL ORDER BY m.received_at, m.id, a.position",
+            (item, ACCEPTED))
+        return [(r[0], r[1], datetime.fromisoformat(r[2])) for r in rows]
 
     def arrivals(self) -> list[Arrival]:
         rows = self.db.execute(

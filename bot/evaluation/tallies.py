@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from bot.records import ACCEPTED, BALLOT_TALLY, Arrival, Roster
+from bot.records import BALLOT_TALLY, Arrival, Roster
 from bot.store import Store
 from parsers.errors import UnreadableDocument
 from parsers.tally import TallyRefused, read_tally
@@ -40,15 +40,14 @@ def collect(settings, roster: Roster) -> Collected:
     found: list[tuple[str, datetime, bytes]] = []
     refusals: list[str] = []
     with Store.open(settings.paths.data) as store:
-        for entry in store.log():
-            for part in entry.attachments:
-                if part.item == BALLOT_TALLY and part.outcome == ACCEPTED and part.saved_as:
-                    try:
-                        data = (settings.paths.data / part.saved_as).read_bytes()
-                    except OSError as error:  # a kept file removed by hand: say so, count the rest
-                        refusals.append(f"{part.filename or part.saved_as}：保存的文件无法读取（{error.strerror}）")
-                        continue
-                    found.append((part.filename or part.saved_as, entry.received_at, data))
+        kept = store.accepted_files(BALLOT_TALLY)
+    for filename, saved_as, received_at in kept:
+        try:
+            data = (settings.paths.data / saved_as).read_bytes()
+        except OSError as error:  # a kept file removed by hand: say so, count the rest
+            refusals.append(f"{filename or saved_as}：保存的文件无法读取（{error.strerror}）")
+            continue
+        found.append((filename or saved_as, received_at, data))
     found += [(str(path), moment, path.read_bytes())
               for path, moment in _folder_files(settings.config_dir, settings.season.timezone)]
     tallies: dict[tuple[str, str], Tally] = {}
