@@ -89,6 +89,10 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_by_state ON outbox (state);
 -- Every poll asks for these; a scan would step over each stored mail (file comes after eml).
 CREATE INDEX IF NOT EXISTS outbox_without_file ON outbox (id) WHERE file IS NULL;
+-- The per-sender daily cap counts the confirmations answering one day's arrivals before each new
+-- one (replies_for_arrivals): without these, every confirmation of a first poll scanned them all.
+CREATE INDEX IF NOT EXISTS outbox_by_answers ON outbox (answers);
+CREATE INDEX IF NOT EXISTS messages_by_arrival ON messages (received_at);
 
 CREATE TABLE IF NOT EXISTS reminders (
     id INTEGER PRIMARY KEY,
