@@ -57,7 +57,35 @@ def review(rng: random.Random, unit: str, reviewed: str, post: str, reviewer: st
     from parsers import forms
 
     opinion = "".join(sentences(rng, words.OPINION_SENTENCES, rng.randint(3, 7)))
-    return _sized(rng, forms.fill_review(unit, reviewed, post, reviewer, reviewer_post, opinion=opinion), size)
+    layout = rng.choice(REVIEW_LAYOUTS)
+    if layout == "form":
+        return _sized(rng, forms.fill_review(unit, reviewed, post, reviewer, reviewer_post, opinion=opinion), size)
+    return _sized(rng, _review_layout(layout, unit, reviewed, post, reviewer, reviewer_post, opinion), size)
+
+
+# The plan's own form, and the layouts units really send instead (tests/layouts: the recognition accepts them).
+REVIEW_LAYOUTS = ("form", "form", "across", "column", "one-cell", "paragraphs")
+
+
+def _review_layout(layout: str, unit: str, reviewed: str, post: str, reviewer: str, reviewer_post: str,
+                   opinion: str) -> bytes:
+    from tests.layouts.build import table, word
+
+    from bench.season import YEAR
+
+    day = f"{YEAR}年12月12日"
+    if layout == "across":  # label, value, label, value across a row; the opinion merged across
+        return word("民主评议考核表", table(("单位", unit, "日期", day), ("被评议人", reviewed, "职务", post),
+                                          ("评价意见", opinion, opinion, opinion),
+                                          ("评议人", reviewer, "评议人职务", reviewer_post), across=[(2, 1, 3)])).data()
+    if layout == "column":  # labels in one column, values in the next
+        return word("民主评议考核表", table(("单位", unit), ("被评议人", reviewed), ("职务", post), ("评价意见", opinion),
+                                          ("评议人", reviewer), ("日期", day))).data()
+    if layout == "one-cell":  # label and value in one cell
+        return word("民主评议考核表", table((f"单位：{unit}", f"日期：{day}"), (f"被评议人：{reviewed}", f"职务：{post}"),
+                                          (f"评价意见：{opinion}", f"评价意见：{opinion}"), across=[(2, 0, 1)])).data()
+    return word("民主评议考核表", f"单位：{unit}", f"被评议人：{reviewed}        职务：{post}", f"评价意见：{opinion}",
+                f"评议人：{reviewer}", day).data()  # paragraphs, no table
 
 
 def union_review(rng: random.Random, unit: str, chair: str, members: tuple[str, ...], size: int) -> bytes:

@@ -48,8 +48,8 @@ def build(spec: Spec) -> bytes:
             files.append((words.NOTICE_TITLES[index] + ".docx", docs.notice(index)))
         else:
             extension = rng.choice((".pdf", ".xlsx", ".jpg"))
-            files.append((f"{rng.choice(words.NOTICE_TITLES)}{extension}",
-                          docs.opaque(rng, extension, rng.randint(30, 400) * docs.KB)))
+            size = spec.big_bytes or rng.randint(30, 400) * docs.KB  # planned for the light corpus
+            files.append((f"{rng.choice(words.NOTICE_TITLES)}{extension}", docs.opaque(rng, extension, size)))
     elif spec.kind == "large":
         extension = rng.choice((".pdf", ".jpg", ".zip", ".pptx", ".rar"))
         files.append((f"{rng.choice(('扫描件', '现场照片', '资料汇编', '汇报材料', '图纸'))}{extension}",

@@ -34,6 +34,8 @@ from bench import mailbox, measure, messages, report, season  # noqa: E402
 SMALL = dict(units=20, cadres=200, submissions=200, unrelated=2000)
 FULL = dict(units=200, cadres=2000, submissions=2000, unrelated=20000)
 PASSWORD_ENV = "HRBOT_BENCH_IMAP_PASSWORD"
+# Share of the unrelated mail with a 1–5 MB file, by corpus.
+ATTACH_SHARE = {"heavy": 0.03, "light": 0.01}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -44,7 +46,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--submissions", type=int, help="messages from roster senders carrying the season's documents")
     p.add_argument("--unrelated", type=int, help="other messages: newsletters, plain mail, notices, large files")
     p.add_argument("--big-mb", type=float, default=25.0, help="the one submission with a large attachment (MB)")
-    p.add_argument("--attach-share", type=float, default=0.03, help="share of unrelated mail with a large file")
+    p.add_argument("--corpus", choices=("both", "heavy", "light"), default="both",
+                   help="the unrelated mail: heavy (large files), light (an HR inbox's usual mail), or both in one run")
+    p.add_argument("--attach-share", type=float,
+                   help=f"share of unrelated mail with a large file (heavy {ATTACH_SHARE['heavy']}, "
+                        f"light {ATTACH_SHARE['light']})")
     p.add_argument("--attach-mb", type=float, nargs=2, default=(1.0, 5.0), metavar=("MIN", "MAX"),
                    help="size range of those files (MB)")
     p.add_argument("--overdue", type=int, default=report.REMIND_OVERDUE,
@@ -68,17 +74,24 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    size = season.Size(units=args.units, cadres=args.cadres, submissions=args.submissions, unrelated=args.unrelated,
-                       big_mb=args.big_mb, attach_share=args.attach_share, attach_mb=tuple(args.attach_mb),
-                       overdue=args.overdue, seed=args.seed)
-    label = f"u{size.units}-c{size.cadres}-s{size.submissions}-x{size.unrelated}"
+    label = f"u{args.units}-c{args.cadres}-s{args.submissions}-x{args.unrelated}"
     out = args.out or ROOT / "bench" / "results" / f"{datetime.now():%Y%m%d-%H%M%S}-{label}.json"
     # SIGTERM and SIGHUP end the run like Ctrl-C does: through the finally blocks that stop dovecot.
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _interrupt)
     tmp = Path(tempfile.mkdtemp(prefix="hrbot-bench-"))
+    corpora = ("light", "heavy") if args.corpus == "both" else (args.corpus,)
+    results: dict = {}
     try:
-        results = bench(size, args, tmp, out)
+        for corpus in corpora:
+            size = season.Size(units=args.units, cadres=args.cadres, submissions=args.submissions,
+                               unrelated=args.unrelated, big_mb=args.big_mb,
+                               attach_share=ATTACH_SHARE[corpus] if args.attach_share is None else args.attach_share,
+                               attach_mb=tuple(args.attach_mb), overdue=args.overdue, seed=args.seed, corpus=corpus)
+            step(f"=== the {corpus} corpus ===")
+            results[corpus] = bench(size, args, tmp / corpus, out.with_name(f"{out.stem}-{corpus}{out.suffix}"))
+        for corpus in corpora:
+            _print_results(corpus, results[corpus])
     except KeyboardInterrupt:
         print("\ninterrupted; dovecot stopped, temporary files removed", file=sys.stderr)
         return 130
@@ -90,7 +103,8 @@ def main(argv=None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, ensure_ascii=False, indent=2), encoding="utf-8")
     print(f"\nJSON: {out}")
-    return 0 if all(step.get("exit_code", 0) == 0 for step in results.values() if isinstance(step, dict)) else 1
+    return 0 if all(step.get("exit_code", 0) == 0 for r in results.values() for step in r.values()
+                    if isinstance(step, dict)) else 1
 
 
 def _interrupt(signum, frame):
@@ -98,6 +112,7 @@ def _interrupt(signum, frame):
 
 
 def bench(size: season.Size, args, tmp: Path, out: Path) -> dict:
+    tmp.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, PASSWORD_ENV: mailbox.imap_server.PASSWORD,
            "BENCH_IMAP_PASSWORD": mailbox.imap_server.PASSWORD}
     env.pop("PYTHONPROFILEIMPORTTIME", None)
@@ -133,6 +148,13 @@ def bench(size: season.Size, args, tmp: Path, out: Path) -> dict:
         step("hrbot: poll --once on the fresh mailbox")
         results["hrbot_first_poll"] = first_poll(server, hr + ["--config", str(config), "poll", "--once"], env, logs)
 
+        step("per submission: hrbot's intake in one process vs python-docx opening the same .docx")
+        results["per_submission"] = reader(server, "per-submission", [sys.executable, str(ROOT / "bench" / "per_submission.py"),
+                                                                      str(config), str(server.maildir / "cur")], env, logs)
+        step(f"idle in the service: {args.idle_repeat} polls with nothing new in one process, vs bare imapclient")
+        results["idle_service"] = idle_service(server, [sys.executable, str(ROOT / "bench" / "idle_service.py"),
+                                                        str(config), *address, str(args.idle_repeat)],
+                                               env, logs, args.idle_repeat)
         step(f"idle: hrbot poll --once with nothing new vs bare ID+STATUS+LOGOUT, {args.idle_repeat} runs each")
         results["bare_idle"], results["hrbot_idle_poll"] = idle(
             server, measure.reader_command("bare_idle") + address, hr + ["--config", str(config), "poll", "--once"],
@@ -167,17 +189,22 @@ def bench(size: season.Size, args, tmp: Path, out: Path) -> dict:
         "idle_hrbot_minus_bare_ms": round((results["hrbot_idle_poll"]["wall_s"] - results["bare_idle"]["wall_s"])
                                           * 1000, 1),
     }
-    results["targets"] = report.targets(results)
+    results["targets"] = report.targets(results, size.corpus)
+    return results
+
+
+def _print_results(corpus: str, results: dict) -> None:
     code = results["machine"]
     dirty = f" + uncommitted {', '.join(code['uncommitted'])}" if code["uncommitted"] else ""
-    print(f"\nhrbot {code['commit']}{dirty}; first poll said: {results['hrbot_first_poll'].get('said', '')}\n")
+    m = results["mailbox"]
+    print(f"\n=== {corpus} corpus: {m['messages']} messages, {m['total_mb']} MB ===")
+    print(f"hrbot {code['commit']}{dirty}; first poll said: {results['hrbot_first_poll'].get('said', '')}\n")
     print(report.table(results))
-    print("\ntargets (issue 6; they are set for the full size on 2 cores):")
+    print(f"\ntargets (issue 13, {corpus} corpus; they are set for the full size on 2 cores):")
     print(report.verdicts(results["targets"]))
     failed = report.failures(results)
     if failed:
         print("\nFAILED steps (see their figures with care): " + "; ".join(failed))
-    return results
 
 
 def step(text: str) -> None:
@@ -257,6 +284,27 @@ def idle(server: mailbox.Server, bare_argv: list[str], hrbot_argv: list[str], en
     return out[0], out[1]
 
 
+def idle_service(server: mailbox.Server, argv: list[str], env: dict, logs: Path, repeat: int) -> dict:
+    """The in-process idle polls, with the IMAP commands of each of hrbot's sessions (the bare ones send STATUS)."""
+    server.rawlog(True)
+    try:
+        server.mark()
+        run = measure.run("idle-service", argv, env, logs, cwd=ROOT)
+        sessions = server.sessions(expected=2 * (repeat + 1))
+    finally:
+        server.rawlog(False)
+    result = run.to_json()
+    if run.exit_code != 0:
+        result["error"] = run.stderr.strip().splitlines()[-3:]
+        return result
+    result.update(json.loads(run.stdout.strip().splitlines()[-1]))
+    ours = [x for x in sessions if "STATUS" not in x.commands]
+    result.update(sessions=len(ours), body_count=sum(x.body_count for x in ours),
+                  commands_max=max((len(x.commands) for x in ours), default=None),
+                  command_lists=sorted({" ".join(x.commands) for x in ours}))
+    return result
+
+
 def short(argv: list[str], name: str, env: dict, logs: Path, repeat: int) -> dict:
     runs = [measure.run(f"{name}-{n}", argv, env, logs, cwd=ROOT) for n in range(repeat)]
     middle = measure.median_run(runs)
@@ -324,7 +372,9 @@ def _machine() -> dict:
     dovecot = subprocess.run([mailbox.imap_server.DOVECOT, "--version"], capture_output=True, text=True).stdout.strip()
     git = lambda *a: subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()  # noqa: E731
     # Which hrbot was measured: the commit, and the files of the code that differ from it.
-    changed = [line[3:] for line in git("status", "--porcelain", "--", "bot", "parsers").splitlines()]
+    status = subprocess.run(["git", "status", "--porcelain", "--", "bot", "parsers"], cwd=ROOT, capture_output=True,
+                            text=True).stdout  # not stripped: each line starts with its two status columns
+    changed = [line[3:] for line in status.splitlines()]
     return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
             "dovecot": dovecot, "commit": git("rev-parse", "--short", "HEAD"), "uncommitted": changed}
 

@@ -40,6 +40,8 @@ class Size:
     attach_mb: tuple[float, float]  # its size range
     overdue: int  # the reminder day is chosen to have about this many overdue items
     seed: int
+    # "heavy": notices carry 30–400 KB files; "light": an HR inbox's usual mail, 5–150 KB (bench/README.md).
+    corpus: str = "heavy"
 
 
 @dataclass(frozen=True)
@@ -329,6 +331,10 @@ def _flags(rng: random.Random) -> str:
     return "S" if rng.random() < 0.6 else ""
 
 
+# The light corpus's notices: the file a colleague attaches (a form, a table, a small PDF).
+LIGHT_NOTICE_KB = (5, 150)
+
+
 def _unrelated(size: Size, rng: random.Random, roster_emails: set[str]) -> list[Spec]:
     large = round(size.unrelated * size.attach_share)
     kinds = ["large"] * large
@@ -349,6 +355,8 @@ def _unrelated(size: Size, rng: random.Random, roster_emails: set[str]) -> list[
         if kind == "large":
             low, high = size.attach_mb
             big = int(rng.uniform(low, high) * docs.MB)
+        elif kind == "notice" and size.corpus == "light":
+            big = rng.randint(*LIGHT_NOTICE_KB) * docs.KB
         specs.append(Spec(when=when, kind=kind, seed=rng.getrandbits(64), sender=sender, flags=_flags(rng),
                           big_bytes=big))
     return specs

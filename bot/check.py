@@ -7,8 +7,10 @@ from typing import Iterator
 
 from bot.season import adjustments
 from bot.errors import HrbotError, StoreError
+from bot.out.senders import sender_for
 from bot.season.roster import gaps, load_roster
 from bot.settings import Settings
+from bot.sources import source_for
 from bot.store import STORE_FILE, Store
 from bot.season.workdays import WorkCalendar
 
@@ -58,8 +60,6 @@ def _store(settings: Settings) -> Line:
 
 
 def _mailbox(settings: Settings) -> Iterator[Line]:
-    from bot.sources import source_for
-
     box = settings.mailbox
     try:
         source = source_for(settings)
@@ -93,8 +93,6 @@ def _mailbox(settings: Settings) -> Iterator[Line]:
 
 
 def _sender(settings: Settings) -> Iterator[Line]:
-    from bot.out.senders import sender_for
-
     if settings.sending.kind == "spool":
         yield f"发信方式 spool：邮件只写入 {settings.paths.outbox}，不会发出", True
         return

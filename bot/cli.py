@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -11,7 +12,9 @@ from datetime import date, datetime
 from pathlib import Path
 
 from bot.errors import HrbotError
-from bot.store import DatabaseError
+from bot.lock import WriterLock
+from bot.settings import load
+from bot.store import STORE_FILE, DatabaseError, store_error
 
 log = logging.getLogger("hrbot")
 
@@ -81,8 +84,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def _environment_line(args, error: Exception) -> str:
     if isinstance(error, DatabaseError):
-        from bot.store import STORE_FILE, store_error
-
         settings = getattr(args, "loaded_settings", None)
         path = settings.paths.data / STORE_FILE if settings else STORE_FILE
         return str(store_error(path, error))
@@ -203,8 +204,6 @@ def _logging(args) -> None:
 def _settings(args):
     """The config's settings, read once per command (the writer lock needs them before the command)."""
     if getattr(args, "loaded_settings", None) is None:
-        from bot.settings import load
-
         args.loaded_settings = load(args.config)
     return args.loaded_settings
 
@@ -212,7 +211,6 @@ def _settings(args):
 def _writer_lock(args):
     if args.command not in WRITERS or getattr(args, "dry_run", False):
         return nullcontext()
-    from bot.lock import WriterLock
 
     return WriterLock(_settings(args))
 
@@ -222,8 +220,6 @@ def _today(settings) -> date:
 
 
 def _print_json(value) -> None:
-    import json
-
     print(json.dumps(value, ensure_ascii=False, indent=2))
 
 
@@ -306,8 +302,6 @@ def cmd_calendar(args) -> int:
     settings = _settings(args)
     result = meeting_deadlines(settings.season, WorkCalendar.load(settings.config_dir), args.meeting)
     if args.json:
-        import json
-
         print(json.dumps(result.to_json(), ensure_ascii=False))
     else:
         note = "（日期暂定：涉及尚未公布节假日安排的年份）" if result.provisional else ""

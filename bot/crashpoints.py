@@ -35,7 +35,7 @@ def crash_point(name: str) -> None:
 
 
 def write_atomically(path: Path, data: bytes | Callable[[BinaryIO], None], mode: int = 0o600,
-                     crash_at: str | None = None) -> None:
+                     crash_at: str | None = None, sync_parent: bool = True) -> None:
     """Write `data` (bytes, or a function writing into a binary file) to `path`, all or nothing.
 
     The temp file beside it has a name unique to this process and call (so two writers of the
@@ -43,7 +43,8 @@ def write_atomically(path: Path, data: bytes | Callable[[BinaryIO], None], mode:
     where the platform allows, so the rename survives a power cut. On any error the temp file is
     removed and the error raised as it came (an OSError for a full disk or a refused permission);
     a killed writer's temp file is removed by the next sweep of its folder. `crash_at` names the
-    crash point between the write and the rename (tests).
+    crash point between the write and the rename (tests). A caller writing many files into one
+    folder passes sync_parent=False and calls sync_folder(folder) once after the last rename.
     """
     path = Path(path)
     if not isinstance(data, (bytes, bytearray, memoryview)):
@@ -67,10 +68,12 @@ def write_atomically(path: Path, data: bytes | Callable[[BinaryIO], None], mode:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _sync_folder(path.parent)
+    if sync_parent:
+        sync_folder(path.parent)
 
 
-def _sync_folder(folder: Path) -> None:
+def sync_folder(folder: Path) -> None:
+    """Make the renames done in `folder` durable (where the platform can sync a folder)."""
     try:
         fd = os.open(folder, os.O_RDONLY)
     except OSError:  # Windows opens no folder this way; its renames are journalled by NTFS

@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from bot import __version__
+from bot.season.adjustments import load
+from bot.out.outbox import write_files
+from bot.season.roster import load_roster
 from bot.settings import Settings
 from bot.sources import Source, source_for
 from bot.store import Store
@@ -45,7 +48,8 @@ def poll_once(settings: Settings, source: Source | None = None, stop=None) -> Po
 
     `stop` (a threading.Event) lets the service end between two messages. A poll that finds
     nothing new reads neither roster nor calendar (unless they changed) and imports none of the
-    intake: the idle poll stays cheap.
+    intake, which is imported at the first new message (tests/test_idle_imports.py lists what an
+    idle poll must not import).
     """
     season = SeasonFiles(settings.config_dir)
     source = source or source_for(settings)
@@ -71,8 +75,6 @@ def poll_once(settings: Settings, source: Source | None = None, stop=None) -> Po
         finally:
             source.close()
             if store.outbox_without_file():
-                from bot.out.outbox import write_files
-
                 write_files(settings, store)
     log.info("poll: %d new message(s) %s", len(report.recorded), report.counts())
     return report
@@ -84,7 +86,7 @@ class SeasonFiles:
     A mistake in them must stop the poll even when no mail comes, so check() reads them whenever
     the config folder's files differ from the last time they were read without a mistake (the
     store keeps that note). Unchanged, they are read only for the first message: 2,000 people take
-    ~15 ms to read and check, and their modules ~7 ms to import, most of an idle poll's own cost.
+    ~15 ms to read and check, most of an idle poll's own cost.
     """
 
     def __init__(self, config_dir: Path):
@@ -92,8 +94,6 @@ class SeasonFiles:
 
     @cached_property
     def roster(self) -> Roster:
-        from bot.season.roster import load_roster
-
         return load_roster(self.config_dir)
 
     @cached_property
@@ -102,8 +102,6 @@ class SeasonFiles:
 
     @cached_property
     def adjustments(self) -> tuple:
-        from bot.season.adjustments import load
-
         return tuple(load(self.config_dir, self.roster))
 
     def check(self, store: Store) -> str:
@@ -161,7 +159,7 @@ def _body_wanted(season: SeasonFiles, hr_address: str) -> Callable[[bytes], bool
     """The source's question "is this body worth downloading?", answered from the roster (bot.intake.triage)."""
 
     def wants_body(header: bytes) -> bool:
-        from bot.intake.triage import body_wanted  # imported at the first message: idle polls skip it
+        from bot.intake.triage import body_wanted  # the intake: at the first message (see poll_once)
 
         return body_wanted(header, season.roster, hr_address)
 

@@ -16,9 +16,15 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bot.season import adjustments
 from bot.errors import ConfigError
+from bot.intake.job import Context
+from bot.intake.pipeline import process
+from bot.out.outbox import write_files
 from bot.records import NO_DOCUMENTS, REJECTED, UNKNOWN_SENDER, LogEntry, RawMessage, Roster, StoredMessage
+from bot.season.roster import load_roster
 from bot.settings import Settings
+from bot.sources import source_for
 from bot.store import Store
 from bot.season.workdays import WorkCalendar
 
@@ -46,9 +52,6 @@ def worth_fetching(message: StoredMessage, roster: Roster) -> bool:
 def reexamine(settings: Settings, store: Store, source, roster: Roster, calendar: WorkCalendar,
               messages: list[StoredMessage], adjustments: tuple = ()) -> list[tuple[StoredMessage, LogEntry | None]]:
     """Each message through the intake again; (message, its updated entry, or None when it is gone)."""
-    from bot.intake.job import Context
-    from bot.intake.pipeline import process
-
     ctx = Context(settings=settings, roster=roster, store=store, calendar=calendar, adjustments=adjustments)
     done = []
     for message in messages:
@@ -87,11 +90,6 @@ def held_for_poll(store: Store, roster: Roster) -> list[StoredMessage]:
 
 def reprocess_command(settings: Settings, message_id: str | None = None) -> list[str]:
     """`hrbot reprocess [--message ID | --all-held]`: lines for the terminal."""
-    from bot.season import adjustments
-    from bot.out.outbox import write_files
-    from bot.season.roster import load_roster
-    from bot.sources import source_for
-
     roster = load_roster(settings.config_dir)
     calendar = WorkCalendar.load(settings.config_dir)
     lines: list[str] = []

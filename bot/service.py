@@ -22,6 +22,7 @@ from bot.lock import WriterLock
 from bot.backup import daily_backup
 from bot.poll import poll_once
 from bot.out.reminders import reminders_due, withdraw_answered
+from bot.out.senders import deliver
 from bot.settings import ServiceOptions, Settings
 from bot.sources import Source, source_for
 from bot.store import Store, StoreDamaged
@@ -165,8 +166,6 @@ class Service:
 
     def send(self, now: datetime | None = None) -> None:
         """Withdraw reminders answered meanwhile, then deliver the outbox; a sending problem is logged."""
-        from bot.out.senders import deliver
-
         with self._send_lock, Store.open(self.settings.paths.data) as store:
             try:
                 withdraw_answered(store)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
@@ -272,8 +273,6 @@ class _Reader:
                     self._unknown(f"[{section}] {key}", keys, row, str)
 
     def _unknown(self, what: str, valid, row: int | None, show, otherwise: str = "") -> None:
-        import difflib
-
         near = difflib.get_close_matches(what.rpartition(" ")[2].strip("[]"), list(valid), n=1, cutoff=0.6)
         hint = (f"您是否想写 {show(near[0])}？" if near
                 else otherwise or f"可用的名称：{'、'.join(show(name) for name in valid)}")

@@ -8,14 +8,11 @@ import os
 import sqlite3
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from bot.crashpoints import write_atomically
 from bot.errors import StoreError, save_failed
-from bot.records import CANCELLED, CONFIRMATION, QUEUED, SENT
-
-if TYPE_CHECKING:  # built only by the readers below: a poll with nothing new imports no record type
-    from bot.records import (Arrival, AttachmentLog, HeldDocument, LogEntry, OutboxRow, Outgoing, Recorded,
-                             StoredMessage)
+from bot.records import (ACCEPTED, CANCELLED, CONFIRMATION, QUEUED, SENT, Arrival, AttachmentLog, HeldDocument, LogEntry,
+                         OutboxRow, Outgoing, Recorded, StoredMessage)
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +91,10 @@ CREATE TABLE IF NOT EXISTS outbox (
 CREATE INDEX IF NOT EXISTS outbox_by_state ON outbox (state);
 -- Every poll asks for these; a scan would step over each stored mail (file comes after eml).
 CREATE INDEX IF NOT EXISTS outbox_without_file ON outbox (id) WHERE file IS NULL;
+-- The per-sender daily cap counts the confirmations answering one day's arrivals before each new
+-- one (replies_for_arrivals): without these, every confirmation of a first poll scanned them all.
+CREATE INDEX IF NOT EXISTS outbox_by_answers ON outbox (answers);
+CREATE INDEX IF NOT EXISTS messages_by_arrival ON messages (received_at);
 
 CREATE TABLE IF NOT EXISTS reminders (
     id INTEGER PRIMARY KEY,
@@ -182,8 +183,6 @@ class Store:
 
         Checked first: a damaged store is never copied over a good backup.
         """
-        from bot.crashpoints import write_atomically
-
         self.verify()
         copy = sqlite3.connect(":memory:")
         try:
@@ -325,8 +324,6 @@ class Store:
     def held(self, message_id: str | None = None) -> list[StoredMessage]:
         """The messages whose outcome HR's changes may alter (unknown_sender, no_documents, rejected),
         oldest first; with message_id, every message of that Message-ID whatever its outcome."""
-        from bot.records import StoredMessage
-
         if message_id is None:
             where, params = "outcome IN ('unknown_sender', 'no_documents', 'rejected')", ()
         else:
@@ -342,8 +339,6 @@ class Store:
 
     def log(self) -> list[LogEntry]:
         """Every delivered message in arrival order, with its attachments."""
-        from bot.records import AttachmentLog, LogEntry
-
         attachments: dict[int, list[AttachmentLog]] = {}
         for row in self.db.execute(
             "SELECT message, filename, outcome, reason, item, unit, person, sha256, saved_as, held FROM attachments"
@@ -362,9 +357,15 @@ class Store:
             ))
         return entries
 
-    def arrivals(self) -> list[Arrival]:
-        from bot.records import Arrival
+    def accepted_files(self, item: str) -> list[tuple[str | None, str, datetime]]:
+        """(file name, saved_as, when its message arrived) of each accepted attachment recognised as `item`."""
+        rows = self.db.execute(
+            "SELECT a.filename, a.saved_as, m.received_at FROM attachments a JOIN messages m ON m.id = a.message"
+            " WHERE a.item = ? AND a.outcome = ? AND a.saved_as IS NOT NULL ORDER BY m.received_at, m.id, a.position",
+            (item, ACCEPTED))
+        return [(r[0], r[1], datetime.fromisoformat(r[2])) for r in rows]
 
+    def arrivals(self) -> list[Arrival]:
         rows = self.db.execute(
             "SELECT d.unit, d.item, d.person, d.received_at, m.message_id, d.warnings"
             " FROM documents d JOIN messages m ON m.id = d.message ORDER BY d.received_at, d.id"
@@ -387,8 +388,6 @@ class Store:
 
     def held_documents(self) -> list[HeldDocument]:
         """The documents waiting for HR's attribution, with what they may be."""
-        from bot.records import HeldDocument
-
         rows = self.db.execute(
             "SELECT DISTINCT a.unit, a.item, a.person, m.message_id FROM attachments a JOIN messages m ON m.id = a.message"
             " WHERE a.held = 1 AND a.unit IS NOT NULL"
@@ -455,9 +454,7 @@ class Store:
             "SELECT id, message_id, kind, recipients, created_at, eml, file, state, attempts, next_attempt,"
             " last_error FROM outbox" + where + " ORDER BY id", params).fetchall()
         if not rows:
-            return []  # an idle poll's usual answer, given without importing the record types
-        from bot.records import OutboxRow
-
+            return []  # an idle poll's usual answer
         return [
             OutboxRow(id=r[0], message_id=r[1], kind=r[2], recipients=tuple(json.loads(r[3])),
                       created_at=datetime.fromisoformat(r[4]), eml=r[5], file=r[6], state=r[7], attempts=r[8],
@@ -468,9 +465,10 @@ class Store:
     def outbox_without_file(self) -> list[OutboxRow]:
         return self._outbox_rows(" WHERE file IS NULL", ())
 
-    def set_outbox_file(self, outbox_id: int, file: str) -> None:
+    def set_outbox_files(self, files: list[tuple[int, str]]) -> None:
+        """Each outbox row's file name, (id, file) pairs, in one transaction."""
         with self._transaction():
-            self.db.execute("UPDATE outbox SET file = ? WHERE id = ?", (file, outbox_id))
+            self.db.executemany("UPDATE outbox SET file = ? WHERE id = ?", [(file, i) for i, file in files])
 
     def set_outbox_state(self, outbox_id: int, state: str, error: str = "", next_attempt: datetime | None = None,
                          attempted: bool = False) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -48,9 +48,12 @@ class DocxText:
         return "\n".join(self.lines)
 
 
-def read_docx(data: bytes) -> DocxText:
-    """Read a .docx from its bytes; raise UnreadableDocument when it is not one."""
-    main, margins = _main_part(data)
+def read_docx(data: bytes, inflated: Mapping[str, bytes] | None = None) -> DocxText:
+    """Read a .docx from its bytes; raise UnreadableDocument when it is not one.
+
+    `inflated`: members already inflated from these bytes, by name; they are not inflated again.
+    """
+    main, margins = _main_part(data, inflated or {})
     try:
         root = etree.fromstring(main, _parser())
     except etree.XMLSyntaxError as error:
@@ -65,18 +68,18 @@ def read_docx(data: bytes) -> DocxText:
     return out
 
 
-def _main_part(data: bytes) -> tuple[bytes, list[bytes]]:
+def _main_part(data: bytes, inflated: Mapping[str, bytes]) -> tuple[bytes, list[bytes]]:
     """The main part's XML and the XML of its page headers and footers."""
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError, OSError) as error:
         raise UnreadableDocument("文件已损坏或不是 Word 文档（.docx）") from error
     with zf:
-        name = _main_part_name(zf)
+        name = _main_part_name(zf, inflated)
         if name is None:
             raise UnreadableDocument("文件已损坏或不是 Word 文档（缺少 word/document.xml）")
-        margins = [_read_capped(zf, n) for n in sorted(zf.namelist()) if _MARGIN_PART.match(n)]
-        return _read_capped(zf, name), margins
+        margins = [_read_capped(zf, n, inflated) for n in sorted(zf.namelist()) if _MARGIN_PART.match(n)]
+        return _read_capped(zf, name, inflated), margins
 
 
 def _margin_lines(xml: bytes) -> list[str]:
@@ -90,12 +93,12 @@ def _margin_lines(xml: bytes) -> list[str]:
     return out.lines
 
 
-def _main_part_name(zf: zipfile.ZipFile) -> str | None:
+def _main_part_name(zf: zipfile.ZipFile, inflated: Mapping[str, bytes]) -> str | None:
     names = set(zf.namelist())
     # The package relationships name the main part; almost always word/document.xml, but not required.
     if "_rels/.rels" in names:
         try:
-            rels = etree.fromstring(_read_capped(zf, "_rels/.rels"), _parser())
+            rels = etree.fromstring(_read_capped(zf, "_rels/.rels", inflated), _parser())
             for rel in rels:
                 if str(rel.get("Type", "")).endswith(_OFFICE_DOCUMENT):
                     target = str(rel.get("Target", "")).lstrip("/")
@@ -106,10 +109,12 @@ def _main_part_name(zf: zipfile.ZipFile) -> str | None:
     return "word/document.xml" if "word/document.xml" in names else None
 
 
-def _read_capped(zf: zipfile.ZipFile, name: str) -> bytes:
+def _read_capped(zf: zipfile.ZipFile, name: str, inflated: Mapping[str, bytes]) -> bytes:
     info = zf.getinfo(name)
     if info.file_size > MAX_XML_BYTES:
         raise UnreadableDocument("文件内容过大，无法读取")
+    if name in inflated and len(inflated[name]) <= MAX_XML_BYTES:
+        return inflated[name]
     try:
         with zf.open(info) as fh:
             data = fh.read(MAX_XML_BYTES + 1)  # the declared size can lie; the cap cannot

@@ -6,12 +6,8 @@ import io
 from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from docx import Document as new_docx
-from docx.document import Document as DocxDocument
-from docx.enum.text import WD_ALIGN_PARAGRAPH
-from docx.oxml.ns import qn
-from docx.shared import Pt
 
 from bot.crashpoints import write_atomically
 from bot.season.items import (
@@ -23,6 +19,9 @@ from bot.season.items import (
     form_files,
 )
 from parsers import samples
+
+if TYPE_CHECKING:
+    from docx.document import Document as DocxDocument
 
 # --- the forms' words: the recogniser reads documents by these -------------------
 
@@ -217,6 +216,11 @@ def _reserve(unit: str, on: date | None, rows: Sequence[tuple[str, str, str, str
 def titled_document(title: str, above: str | None = None) -> DocxDocument:
     """A new document in the forms' style (宋体, 12 pt): `above` (附件N) on a line of its own, then the
     title, bold and centred. The evaluation's ballots are made in the same style."""
+    from docx import Document as new_docx  # python-docx only where a form is written (checks need the names)
+    from docx.enum.text import WD_ALIGN_PARAGRAPH
+    from docx.oxml.ns import qn
+    from docx.shared import Pt
+
     doc = new_docx()
     normal = doc.styles["Normal"]
     normal.font.name = "宋体"
@@ -256,6 +260,8 @@ def _heading(doc: DocxDocument, text: str, level: int = 1) -> None:
 
 
 def _body(doc: DocxDocument, text: str) -> None:
+    from docx.shared import Pt
+
     for line in text.split("\n") if text else [""]:
         doc.add_paragraph(line).paragraph_format.first_line_indent = Pt(24)
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import io
 import logging
 
-from pypdf import PdfReader
-from pypdf.errors import FileNotDecryptedError, PdfReadError
 
 from parsers.docx_text import DocxText
 from parsers.errors import UnreadableDocument
@@ -21,6 +19,9 @@ SCANNED_WARNING = "PDF 内容无法读取（可能是扫描件），已按文件
 
 def read_pdf(data: bytes) -> DocxText:
     """The PDF's text as lines (a form's rows as tables); no lines for a scan; UnreadableDocument when broken."""
+    from pypdf import PdfReader  # only for a PDF (tests/test_idle_imports.py)
+    from pypdf.errors import FileNotDecryptedError, PdfReadError
+
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):

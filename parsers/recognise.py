@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from bot.records import (
@@ -42,17 +42,22 @@ log = logging.getLogger(__name__)
 
 NOT_SEASON = "不是本次考核的材料"
 
-# The formats read into a DocxText (bytes, filekind's label), so one classification serves them all.
-_READERS: dict[str, Callable[[bytes, str], DocxText]] = {
-    filekind.DOCX: lambda data, label: read_docx(data),
-    filekind.LEGACY: convert.read_legacy,
-    filekind.PDF: lambda data, label: pdf.read_pdf(data),
-    filekind.XLSX: lambda data, label: xlsx.read_xlsx(data),
+# The formats read into a DocxText (bytes, filekind's label, zip members already inflated), so one
+# classification serves them all.
+_READERS: dict[str, Callable[[bytes, str, Mapping[str, bytes] | None], DocxText]] = {
+    filekind.DOCX: lambda data, label, inflated: read_docx(data, inflated),
+    filekind.LEGACY: lambda data, label, inflated: convert.read_legacy(data, label),
+    filekind.PDF: lambda data, label, inflated: pdf.read_pdf(data),
+    filekind.XLSX: lambda data, label, inflated: xlsx.read_xlsx(data),
 }
 
 
-def recognise(part: Part, mail: Mail, sender: Person, roster: Roster, year: int) -> Recognition:
-    """What one part of a roster member's mail is: ACCEPTED with its documents, IGNORED or REJECTED."""
+def recognise(part: Part, mail: Mail, sender: Person, roster: Roster, year: int,
+              inflated: Mapping[str, bytes] | None = None) -> Recognition:
+    """What one part of a roster member's mail is: ACCEPTED with its documents, IGNORED or REJECTED.
+
+    `inflated`: the zip members of the part already inflated by the caller, by name (read_docx).
+    """
     kind = filekind.sniff(part.data, part.filename, part.content_type)
     ctx = Context(part.filename, mail, sender, roster, year)
     if kind.kind == filekind.XLSX and tally.is_tally(part.data):
@@ -60,7 +65,7 @@ def recognise(part: Part, mail: Mail, sender: Person, roster: Roster, year: int)
     reader = _READERS.get(kind.kind)
     if reader is not None:
         try:
-            doc = reader(part.data, kind.label)
+            doc = reader(part.data, kind.label, inflated)
         except UnreadableDocument as error:
             return Recognition(REJECTED, str(error))
         if kind.kind == filekind.PDF and not doc.lines:

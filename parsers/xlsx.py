@@ -6,8 +6,6 @@ import io
 import zipfile
 from datetime import date, datetime
 
-import openpyxl
-
 from parsers.docx_text import MAX_XML_BYTES, DocxText
 from parsers.errors import UnreadableDocument
 
@@ -20,6 +18,8 @@ MAX_COLUMNS = 30
 def read_xlsx(data: bytes) -> DocxText:
     """Every sheet's rows (cells as text) as a table, each non-empty cell a line; UnreadableDocument when broken."""
     _check_sizes(data)
+    import openpyxl  # only for a workbook (tests/test_idle_imports.py)
+
     try:
         # read_only streams the sheets; openpyxl parses through defusedxml when it is installed.
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)

@@ -135,3 +135,20 @@ def test_docx_text_external_entity_not_resolved(tmp_path) -> None:
         return  # refusing the document is as safe as not expanding the entity
     assert "机密内容" not in text
     assert "开头" in text and "结尾" in text
+
+
+def test_read_docx_reads_members_the_limit_check_inflated():
+    """The intake's zip check inflates every XML member once; the reader takes those bytes, not the zip's again."""
+    from bot.intake import limits
+    from bot.settings import Limits
+
+    document = docx.Document()
+    document.add_paragraph("原来的段落")
+    data = _bytes(document)
+    inflated: dict[str, bytes] = {}
+    assert limits.zip_verdict(data, Limits(), inflated) is None
+    assert "word/document.xml" in inflated and "_rels/.rels" in inflated
+    assert read_docx(data, inflated).lines == ["原来的段落"]
+    # Proof that the reader used the given bytes: a changed main part is what it reads.
+    inflated["word/document.xml"] = inflated["word/document.xml"].replace("原来的段落".encode(), "检查时解压的段落".encode())
+    assert read_docx(data, inflated).lines == ["检查时解压的段落"]

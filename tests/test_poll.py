@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import at, deliver
 
-import bot.season.roster
+import bot.poll
 from bot.demo import build_message
 from bot.errors import ConfigError
 from bot.poll import SeasonFiles, poll_once
@@ -23,7 +23,7 @@ def roster_reads(monkeypatch) -> list[int]:
         reads.append(1)
         return real(config_dir)
 
-    monkeypatch.setattr(bot.season.roster, "load_roster", counting)
+    monkeypatch.setattr(bot.poll, "load_roster", counting)  # where the poll reads it
     return reads
 
 

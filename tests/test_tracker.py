@@ -241,3 +241,20 @@ def test_tracker_control_characters_and_overlong_text_are_cut_to_what_excel_stor
     book = load_workbook(write_tracker(tmp_path, AS_OF, rows, log, roster, SHANGHAI))
     text = book["邮件日志"]["C2"].value
     assert text.startswith("周报长") and len(text) == 32767
+
+
+def test_tracker_log_sums_up_strangers_mail_per_sender(tmp_path, rows, log, roster):
+    """A working inbox is mostly mail from off the roster: one row per sender and outcome, with the count."""
+    from bot.records import UNKNOWN_SENDER
+
+    news = [LogEntry(f"<n{i}@x>", "news@portal.example", datetime(2026, 12, 1 + i, 2, 0, tzinfo=timezone.utc),
+                     UNKNOWN_SENDER, subject=f"周刊第{i}期") for i in range(3)]
+    other = LogEntry("<o@x>", "friend@other.example", datetime(2026, 12, 2, 2, 0, tzinfo=timezone.utc),
+                     UNKNOWN_SENDER, subject="你好")
+    book = load_workbook(write_tracker(tmp_path, AS_OF, rows, log + news + [other], roster, SHANGHAI))
+    rows_ = list(book["邮件日志"].iter_rows(min_row=2, values_only=True))
+    by_sender = {r[1]: r for r in rows_}
+    assert len(rows_) == 3 + 2  # the roster members' rows as before, one for each stranger
+    assert by_sender["news@portal.example"][2] == "共 3 封，最近一封：周刊第2期"
+    assert by_sender["news@portal.example"][0] == datetime(2026, 12, 3, 10, 0)  # the latest, Shanghai time
+    assert by_sender["friend@other.example"][2] == "你好"

@@ -9,8 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from bot.records import ACCEPTED, Arrival, Roster
+from bot.records import Arrival, Roster
 from bot.season.items import BALLOT_TALLY
+from bot.store import Store
+from parsers.errors import UnreadableDocument
+from parsers.tally import TallyRefused, read_tally
 
 if TYPE_CHECKING:  # openpyxl comes with the reader: status and reminders import this module without a tallies/ folder
     from parsers.tally import TallySheet
@@ -35,20 +38,17 @@ class Collected:
 
 def collect(settings, roster: Roster) -> Collected:
     """Every tally sheet that counts, the latest per unit (or system) and channel, and why others do not."""
-    from bot.store import Store
-
     found: list[tuple[str, datetime, bytes]] = []
     refusals: list[str] = []
     with Store.open(settings.paths.data) as store:
-        for entry in store.log():
-            for part in entry.attachments:
-                if part.item == BALLOT_TALLY and part.outcome == ACCEPTED and part.saved_as:
-                    try:
-                        data = (settings.paths.data / part.saved_as).read_bytes()
-                    except OSError as error:  # a kept file removed by hand: say so, count the rest
-                        refusals.append(f"{part.filename or part.saved_as}：保存的文件无法读取（{error.strerror}）")
-                        continue
-                    found.append((part.filename or part.saved_as, entry.received_at, data))
+        kept = store.accepted_files(BALLOT_TALLY)
+    for filename, saved_as, received_at in kept:
+        try:
+            data = (settings.paths.data / saved_as).read_bytes()
+        except OSError as error:  # a kept file removed by hand: say so, count the rest
+            refusals.append(f"{filename or saved_as}：保存的文件无法读取（{error.strerror}）")
+            continue
+        found.append((filename or saved_as, received_at, data))
     found += [(str(path), moment, path.read_bytes())
               for path, moment in _folder_files(settings.config_dir, settings.season.timezone)]
     tallies: dict[tuple[str, str], Tally] = {}
@@ -83,9 +83,6 @@ def _folder_files(config_dir: Path, zone: ZoneInfo) -> list[tuple[Path, datetime
 
 def _read(data: bytes, roster: Roster):
     """(sheet, None) when the sheet counts, else (None, the problem in HR's words)."""
-    from parsers.errors import UnreadableDocument
-    from parsers.tally import TallyRefused, read_tally
-
     try:
         sheet = read_tally(data, roster)
     except (TallyRefused, UnreadableDocument) as error:

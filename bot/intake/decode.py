@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import binascii
 import email
+import functools
 import hashlib
 import logging
 import re
@@ -134,6 +135,9 @@ def _base64(stored: str) -> bytes:
     return lenient_base64(to_bytes(stored))
 
 
+# A source's header batch (500 for IMAP) is triaged before the first of its messages is decoded:
+# each header block is parsed once for both. The Message is only read, never changed.
+@functools.lru_cache(maxsize=1024)
 def parse_head(header: bytes) -> Message:
     """The header block alone parsed as decode parses a whole message's: same repairs, same policy."""
     return BytesParser(policy=POLICY).parsebytes(repair_header_block(header), headersonly=True)

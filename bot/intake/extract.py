@@ -71,11 +71,12 @@ def documents(job: Job, ctx: Context) -> None:
 
 
 def _recognise(part: Part, job: Job, ctx: Context) -> Recognition:
-    over_limit = limits.part_verdict(part, ctx.settings.limits)
+    inflated: dict[str, bytes] = {}  # a .docx's XML, inflated once by the check and read by the parser
+    over_limit = limits.part_verdict(part, ctx.settings.limits, inflated)
     if over_limit:  # checked before any parser opens it: a zip bomb must never reach them
         return Recognition(outcome=REJECTED, reason=over_limit)
     try:
-        return parsers.recognise(part, job.mail, job.sender, ctx.roster, ctx.settings.season.year)
+        return parsers.recognise(part, job.mail, job.sender, ctx.roster, ctx.settings.season.year, inflated)
     except Exception as error:  # one unreadable attachment must not block the mail
         if environmental(error):  # but a full disk under a parser is no verdict on the attachment
             raise
@@ -96,7 +97,8 @@ def save(data_dir: Path, data: bytes) -> str:
         raise save_failed(folder, error) from error
     path = folder / sha
     if not path.exists():
-        sweep_stale_temp_files(folder, f".{sha}.*.tmp")
+        # One pattern for every file (pathlib compiles each new pattern): a live writer's temp file is kept.
+        sweep_stale_temp_files(folder, ".*.tmp")
         try:
             write_atomically(path, data)
         except OSError as error:

@@ -46,19 +46,24 @@ def header_block(data: bytes) -> bytes:
     return head + b"\n\n"
 
 
-def part_verdict(part: Part, limits: Limits) -> str | None:
-    """Why this attachment is over a limit (HR-facing), or None when it is within them all."""
+def part_verdict(part: Part, limits: Limits, inflated: dict[str, bytes] | None = None) -> str | None:
+    """Why this attachment is over a limit (HR-facing), or None when it is within them all.
+
+    `inflated`, when given, receives the XML members a zip's check inflated (see zip_verdict).
+    """
     if len(part.data) > limits.attachment_bytes:
         return "附件大小 {} 超过上限 {}".format(*over(len(part.data), limits.attachment_bytes))
     if part.data[:4] in (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08"):
-        return zip_verdict(part.data, limits)
+        return zip_verdict(part.data, limits, inflated)
     return None
 
 
-def zip_verdict(data: bytes, limits: Limits) -> str | None:
+def zip_verdict(data: bytes, limits: Limits, inflated: dict[str, bytes] | None = None) -> str | None:
     """Judge a zip from its central directory, then stream its XML parts with a cap; None if within limits.
 
     A zip the stdlib cannot open is not a limit matter: the parsers say what is wrong with it.
+    When the zip is within its limits and `inflated` is given, it receives every XML member's bytes
+    by name, so that the reader of a .docx does not inflate them a second time.
     """
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
@@ -75,11 +80,14 @@ def zip_verdict(data: bytes, limits: Limits) -> str | None:
         total = sum(info.file_size for info in members)
         if total > limits.archive_total_bytes:
             return "解压后共 {}，超过上限 {}".format(*over(total, limits.archive_total_bytes))
+        kept: dict[str, bytes] = {}
         for info in members:
             if _is_xml(info):
-                reason = _streamed_verdict(zf, info, limits)
+                reason = _streamed_verdict(zf, info, limits, kept)
                 if reason:
                     return reason
+    if inflated is not None:
+        inflated.update(kept)
     return None
 
 
@@ -96,9 +104,11 @@ def _member_verdict(info: zipfile.ZipInfo, limits: Limits) -> str | None:
     return None
 
 
-def _streamed_verdict(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits) -> str | None:
-    """Inflate one XML member in chunks, stopping as soon as it passes a cap; its bytes are dropped."""
+def _streamed_verdict(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits,
+                      kept: dict[str, bytes]) -> str | None:
+    """Inflate one XML member in chunks, stopping as soon as it passes a cap; within it, its bytes are kept."""
     cap = min(limits.xml_bytes, max(info.compress_size, 1) * limits.compression_ratio + RATIO_FLOOR_BYTES)
+    chunks: list[bytes] = []
     produced = 0
     try:
         with zf.open(info) as stream:
@@ -106,8 +116,10 @@ def _streamed_verdict(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits
                 produced += len(chunk)
                 if produced > cap:
                     return f"文档内 {info.filename} 解压后超过上限 {human(cap)}（与声明的大小不符）"
+                chunks.append(chunk)
     except (zipfile.BadZipFile, RuntimeError, OSError, EOFError, NotImplementedError, ValueError):
-        return None  # damaged or encrypted: the parsers refuse it with their own reason
+        return None  # damaged or encrypted: the parsers refuse it with their own reason (and read it again)
+    kept[info.filename] = b"".join(chunks)
     return None
 
 

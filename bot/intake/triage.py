@@ -34,7 +34,7 @@ def body_wanted(header: bytes, roster: Roster, hr_address: str | None) -> bool:
 
 
 def _from_roster(header: bytes, roster: Roster, hr_address: str | None) -> bool:
-    value = parse_head(header).get("From")
+    value = parse_head(bytes(header)).get("From")
     if not isinstance(value, str):
         return False  # no From at all: decode finds no sender either, and checks.sender stops it
     if not to_bytes(value).isascii():

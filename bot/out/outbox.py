@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.policy import SMTP
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
-from bot.crashpoints import crash_point, sweep_stale_temp_files, write_atomically
+from bot.out import mailtext
+from bot.crashpoints import crash_point, sweep_stale_temp_files, sync_folder, write_atomically
 from bot.errors import save_failed
 from bot.settings import Settings
 from bot.records import CONFIRMATION, Outgoing
@@ -49,42 +46,30 @@ def compose(
     subject, text = to_script(settings, subject), to_script(settings, text)
     if html is not None:
         html = to_script(settings, html)
-    msg = EmailMessage()
     domain = settings.hr.address.rpartition("@")[2] or "hrbot.local"
     message_id = make_msgid("hrbot", domain=domain)
-    msg["From"] = Address(to_script(settings, settings.hr.name), addr_spec=settings.hr.address)
-    msg["To"] = ", ".join(to)
+    headers = [
+        ("From", mailtext.mailbox(to_script(settings, settings.hr.name), settings.hr.address)),
+        ("To", ", ".join(to)),
+    ]
     if cc:
-        msg["Cc"] = ", ".join(cc)
-    msg["Subject"] = subject
-    msg["Date"] = format_datetime(datetime.now(timezone.utc).astimezone(settings.season.timezone))
-    msg["Message-ID"] = message_id
-    if in_reply_to:
-        msg["In-Reply-To"] = in_reply_to
-        msg["References"] = f"{references} {in_reply_to}" if references else in_reply_to
+        headers.append(("Cc", ", ".join(cc)))
+    headers += [
+        ("Subject", mailtext.unstructured(subject)),
+        ("Date", format_datetime(datetime.now(timezone.utc).astimezone(settings.season.timezone))),
+        ("Message-ID", message_id),
+    ]
+    replied = mailtext.message_ids(in_reply_to or "")
+    if replied:
+        headers.append(("In-Reply-To", replied))
+        headers.append(("References", mailtext.message_ids(f"{references or ''} {in_reply_to}")))
     # RFC 3834: an answer to a message is auto-replied, everything else auto-generated.
-    msg["Auto-Submitted"] = "auto-replied" if kind == CONFIRMATION else "auto-generated"
-    msg["X-Auto-Response-Suppress"] = "All"  # asks Exchange/Outlook not to auto-answer us
-    msg[MARK_HEADER] = kind
-    msg.set_content(text, charset="utf-8", cte="base64")
-    if html is not None:
-        msg.add_alternative(html, subtype="html", charset="utf-8", cte="base64")
-    for a in attachments:
-        _attach(msg, a)
+    headers.append(("Auto-Submitted", "auto-replied" if kind == CONFIRMATION else "auto-generated"))
+    headers.append(("X-Auto-Response-Suppress", "All"))  # asks Exchange/Outlook not to auto-answer us
+    headers.append((MARK_HEADER, kind))
+    body = mailtext.Body(text, html, [mailtext.Attachment(a.filename, a.data, a.content_type) for a in attachments])
     return Outgoing(message_id=message_id, kind=kind, recipients=tuple(list(to) + list(cc)),
-                    eml=msg.as_bytes(policy=SMTP))
-
-
-def _attach(msg: EmailMessage, a: FileAttachment) -> None:
-    maintype, _, subtype = a.content_type.partition("/")
-    msg.add_attachment(a.data, maintype=maintype, subtype=subtype or "octet-stream", filename="x")
-    part = msg.get_payload()[-1]
-    # Outlook and Foxmail read an RFC 2047 word inside the quotes, and many do not read RFC 2231
-    # (filename*=): so write the name the way those clients themselves do.
-    encoded = "=?utf-8?b?" + base64.b64encode(a.filename.encode("utf-8")).decode("ascii") + "?="
-    del part["Content-Disposition"]
-    part["Content-Disposition"] = f'attachment; filename="{encoded}"'
-    part.set_param("name", encoded, header="Content-Type")
+                    eml=mailtext.render(headers, body))
 
 
 _converter = None
@@ -111,7 +96,7 @@ def write_files(settings: Settings, store: Store) -> list[Path]:
     folder = settings.paths.outbox
     if folder.is_dir():
         sweep_stale_temp_files(folder, ".*.tmp")
-    written = []
+    written: list[tuple[int, Path]] = []
     for row in store.outbox_without_file():
         try:
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -122,10 +107,13 @@ def write_files(settings: Settings, store: Store) -> list[Path]:
         name = f"{stamp}-{row.kind}-{row.id:05d}-{digest}.eml"
         path = folder / name
         try:
-            write_atomically(path, row.eml, crash_at="write_files")
+            # Each file synced; the folder once after the last rename (one sync, not one a mail).
+            write_atomically(path, row.eml, crash_at="write_files", sync_parent=False)
         except OSError as error:
             raise save_failed(path, error) from error
         crash_point("write_files_renamed")
-        store.set_outbox_file(row.id, name)
-        written.append(path)
-    return written
+        written.append((row.id, path))
+    if written:
+        sync_folder(folder)
+        store.set_outbox_files([(row_id, path.name) for row_id, path in written])
+    return [path for _, path in written]

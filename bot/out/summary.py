@@ -20,6 +20,8 @@ from bot.season.roster import load_roster
 from bot.settings import Settings
 from bot.store import Store
 from bot.out.senders import kept_aside
+from bot.out.templates import render
+from bot.reports.todo import waiting
 from bot.reports.tracker import STATE_LABELS
 from bot.season.workdays import CALENDAR_DIR, WorkCalendar
 
@@ -156,8 +158,6 @@ def _arrived(store: Store, rows: list[StatusRow], since: datetime, settings: Set
 
 def _attention(settings: Settings, roster: Roster, store: Store, rows: list[StatusRow]) -> list[str]:
     """Everything waiting for HR (bot.reports.todo, as the tracker's sheet 待处理 lists it), each with its fix."""
-    from bot.reports.todo import waiting
-
     adjusted = adjustments.for_status(settings.config_dir, roster, store)
     notes = []
     for t in waiting(roster, store.log(), rows, kept_aside(store), store.requested_meetings(), adjusted):
@@ -169,8 +169,6 @@ def _attention(settings: Settings, roster: Roster, store: Store, rows: list[Stat
 
 
 def compose_summary(settings: Settings, summary: Summary, tracker: Path | None) -> Outgoing:
-    from bot.out.templates import render
-
     context = dict(s=summary, season=settings.season, STATE_LABELS=STATE_LABELS)
     subject, text = render(settings, TEXT_TEMPLATE, **context)
     _, html = render(settings, HTML_TEMPLATE, subject=subject, **context)

@@ -30,7 +30,7 @@ def render(settings: Settings, name: str, **context) -> tuple[str, str]:
 def _environment(config_dir: Path):
     """One environment per config folder: jinja2 caches compiled templates in it (and reloads an
     edited file, as its loader checks the modification time)."""
-    import jinja2  # lazily: the idle poll never renders a mail
+    import jinja2  # a heavy package the idle poll never needs (tests/test_idle_imports.py)
 
     loader = jinja2.FileSystemLoader([config_dir / "templates", EXAMPLE_CONFIG / "templates"])
     env = jinja2.Environment(loader=loader, keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True,

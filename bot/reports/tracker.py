@@ -39,7 +39,7 @@ from bot.records import (
     StatusRow,
 )
 
-if TYPE_CHECKING:  # XlsxWriter is imported lazily: the idle mail poll must not pay for it
+if TYPE_CHECKING:  # XlsxWriter: imported where a workbook is written (tests/test_idle_imports.py)
     from bot.reports.todo import Todo
     from xlsxwriter import Workbook
 
@@ -259,18 +259,31 @@ def _log_table(log: list[LogEntry], roster: Roster, season_tz: tzinfo) -> _Table
         for address in person.emails:
             names.setdefault(address, person.name)
 
-    arrivals = [(_local(entry.received_at, season_tz), entry) for entry in log]
-    arrivals.sort(key=lambda pair: pair[0])  # stable: the store's order breaks ties
-    for received, entry in arrivals:
+    # Mail from off the roster (most of a working inbox) is summed up per sender and outcome: one row
+    # with the count and the latest message; `hrbot log` lists each. Roster members' mail has a row each.
+    strangers: dict[tuple[str | None, str], list[LogEntry]] = {}
+    arrivals = []
+    for entry in log:
+        if entry.from_addr in names:
+            arrivals.append((_local(entry.received_at, season_tz), entry, 1))
+        else:
+            strangers.setdefault((entry.from_addr, entry.outcome), []).append(entry)
+    for entries in strangers.values():
+        latest = max(entries, key=lambda e: e.received_at)
+        arrivals.append((_local(latest.received_at, season_tz), latest, len(entries)))
+    arrivals.sort(key=lambda found: found[0])  # stable: the store's order breaks ties
+    for received, entry, count in arrivals:
         sender = entry.from_addr or "（无发件人）"
         if entry.from_addr in names:
             sender = f"{names[entry.from_addr]} <{entry.from_addr}>"
-        head = [received, sender, entry.subject, MAIL_OUTCOME_LABELS.get(entry.outcome, entry.outcome),
+        subject = entry.subject if count == 1 else f"共 {count} 封，最近一封：{entry.subject}"
+        head = [received, sender, subject, MAIL_OUTCOME_LABELS.get(entry.outcome, entry.outcome),
                 entry.reason or None]
         outcome_fill = MAIL_OUTCOME_FILLS.get(entry.outcome)
         head_fills = {3: outcome_fill} if outcome_fill else {}
-        if not entry.attachments:  # the message still gets its row
+        if count > 1 or not entry.attachments:  # the message still gets its row
             table.add(head + [None] * 6, head_fills)
+            continue
         for part in entry.attachments:
             fills = dict(head_fills)
             if part.outcome == REJECTED:

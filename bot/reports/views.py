@@ -5,15 +5,18 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from bot.season import adjustments, deadlines
+from bot.evaluation.progress import progress
 from bot.evaluation.tallies import folder_arrivals
+from bot.out.senders import kept_aside
 from bot.records import LogEntry, OutboxRow, Roster, StatusRow
+from bot.reports.todo import waiting
+from bot.reports.tracker import OUTBOX_STATE_LABELS, OUTGOING_KIND_LABELS, STATE_LABELS, write_tracker
+from bot.season import adjustments, deadlines
 from bot.season.items import item_title
 from bot.season.roster import load_roster
+from bot.season.workdays import WorkCalendar
 from bot.settings import Settings
 from bot.store import Store
-from bot.reports.tracker import OUTBOX_STATE_LABELS, OUTGOING_KIND_LABELS, STATE_LABELS
-from bot.season.workdays import WorkCalendar
 
 
 def status_rows(settings: Settings, as_of: date, roster: Roster | None = None) -> list[StatusRow]:
@@ -46,11 +49,8 @@ def log_entries(settings: Settings) -> list[LogEntry]:
 
 
 def write_tracker_for(settings: Settings, as_of: date) -> Path:
-    from bot.reports.tracker import write_tracker
-
     roster = load_roster(settings.config_dir)
     rows = status_rows(settings, as_of, roster)
-    from bot.evaluation.progress import progress
 
     log, kept_aside = log_entries(settings), kept_aside_mail(settings)
     return write_tracker(settings.paths.tracker, as_of, rows, log, roster, settings.season.timezone, kept_aside,
@@ -60,8 +60,6 @@ def write_tracker_for(settings: Settings, as_of: date) -> Path:
 def waiting_for_hr(settings: Settings, roster: Roster, rows: list[StatusRow], log: list[LogEntry],
                    kept_aside: list[OutboxRow]) -> list:
     """What needs a person (bot.reports.todo), from the store and the config folder."""
-    from bot.reports.todo import waiting
-
     with Store.open(settings.paths.data) as store:
         requested = store.requested_meetings()
         adjusted = adjustments.for_status(settings.config_dir, roster, store)
@@ -70,8 +68,6 @@ def waiting_for_hr(settings: Settings, roster: Roster, rows: list[StatusRow], lo
 
 def kept_aside_mail(settings: Settings) -> list[OutboxRow]:
     """Outgoing mail a sender refused for good, or whose sending was cut off: HR must look."""
-    from bot.out.senders import kept_aside
-
     with Store.open(settings.paths.data) as store:
         return kept_aside(store)
 

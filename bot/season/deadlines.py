@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import TYPE_CHECKING
 
+from bot.season.adjustments import ASSIGN, EXEMPT as EXEMPTED, EXTEND, RECEIVED as ON_PAPER, Adjustment
 from bot.records import (
     EXEMPT,
     LATE,
@@ -23,10 +23,6 @@ from bot.records import (
 from bot.season.items import AFTER_MEETING, BEFORE_MEETING, TABLE
 from bot.settings import Season
 from bot.season.workdays import WorkCalendar
-
-if TYPE_CHECKING:
-    from bot.season.adjustments import Adjustment
-
 
 HELD_WARNING = "有材料待人力资源科确认归属"
 
@@ -107,8 +103,6 @@ def status(
     replaces the due date, 免交 makes the item `exempt`. An item not received that a document held
     for HR may be is marked held, with a warning: it is not reminded while HR decides whose it is.
     """
-    from bot.season.adjustments import ASSIGN, EXEMPT as EXEMPTED, RECEIVED as ON_PAPER
-
     assignments = [a for a in adjustments if a.action == ASSIGN]
     arrivals, withdrawn = reattributed(arrivals, assignments)
     settled = {a.message_id for a in assignments if a.arrived is not None}
@@ -153,8 +147,6 @@ def status(
 
 def adjusted_due(due: date | None, provisional: bool, applying: list[Adjustment]) -> tuple[date | None, bool]:
     """The due date after HR's 延期 rows that apply to an item (the last one wins; HR's date is no computed one)."""
-    from bot.season.adjustments import EXTEND
-
     extensions = [a.day for a in applying if a.action == EXTEND]
     return (extensions[-1], False) if extensions else (due, provisional)
 

@@ -157,7 +157,7 @@ def _delimiter(text: str) -> str:
 
 
 def _read_workbook(path: Path) -> tuple[_Table, _Table]:
-    from openpyxl import load_workbook  # lazy: importing openpyxl is slow and most folders use CSV
+    from openpyxl import load_workbook  # a heavy package (tests/test_idle_imports.py): most folders use CSV
 
     try:
         book = load_workbook(path, read_only=True, data_only=True)

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Callable, Iterator, Protocol
 
 from bot.errors import ConfigError
 from bot.settings import Settings
+from bot.sources.imap import ImapSource
+from bot.sources.maildir import MaildirSource
 
 if TYPE_CHECKING:
     from bot.records import RawMessage
@@ -42,15 +44,11 @@ class Source(Protocol):
 
 
 def source_for(settings: Settings) -> Source:
-    """The source [mailbox] kind names; imported lazily so a poll loads only what it uses."""
+    """The source [mailbox] kind names (Exchange's imported only for it: exchangelib is large)."""
     kind = settings.mailbox.kind
     if kind == "maildir":
-        from bot.sources.maildir import MaildirSource
-
         return MaildirSource(settings.mailbox.path)
     if kind == "imap":
-        from bot.sources.imap import ImapSource
-
         return ImapSource(settings.mailbox, settings.secret(settings.mailbox.password_env))
     if kind == "ews":
         from bot.sources.ews import EwsSource

@@ -17,11 +17,12 @@ import contextlib
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Callable, Iterator, NamedTuple
+from typing import Callable, Iterator, NamedTuple
 
 from imapclient import DELETED, IMAPClient
 
 from bot.errors import MailboxError
+from bot.records import RawMessage
 from bot.settings import Mailbox
 from bot.sources import imap_connect
 from bot.sources.imap_fetch import (
@@ -35,9 +36,6 @@ from bot.sources.imap_fetch import (
     read_header_first,
     read_whole,
 )
-
-if TYPE_CHECKING:
-    from bot.records import RawMessage
 
 log = logging.getLogger(__name__)
 
@@ -131,8 +129,6 @@ class ImapSource:
         None when it is gone: expunged or moved away, another folder now, or the folder's UIDVALIDITY
         changed (its UIDs then name other messages).
         """
-        from bot.records import RawMessage
-
         folder, validity, uid = source_key.removeprefix("imap:").rsplit(":", 2)
         if folder != self.folder:
             return None
@@ -215,8 +211,6 @@ class ImapSource:
     # --- internals ----------------------------------------------------------
 
     def _raw(self, validity: int, fetched: Fetched) -> RawMessage:
-        from bot.records import RawMessage  # at the first new message: an idle poll builds no record
-
         meta, structure = fetched.meta, fetched.structure
         return RawMessage(
             source_key=f"imap:{self.folder}:{validity}:{meta.uid}",

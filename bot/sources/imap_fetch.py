@@ -10,14 +10,15 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, NamedTuple
+from email.parser import BytesHeaderParser
+from typing import Callable, Iterable, Iterator, NamedTuple
 
 from imapclient import IMAPClient
 from imapclient.exceptions import ProtocolError
 from imapclient.response_parser import parse_fetch_response
 
-if TYPE_CHECKING:  # the structure's parser (and the intake's name decoding) only when a message is new
-    from bot.sources.imap_structure import Structure
+from bot.sources import imap_structure
+from bot.sources.imap_structure import Structure
 
 log = logging.getLogger(__name__)
 
@@ -177,8 +178,6 @@ def fetch_heads(client: IMAPClient, group: list[Meta],
 
 
 def _structure(uid: int, body) -> Structure | None:
-    from bot.sources import imap_structure
-
     if body is None:
         return None
     try:
@@ -226,8 +225,6 @@ def uid_sets(wanted: list[int], known_uids: list[int]) -> list[str]:
 
 def header_message_id(header: bytes) -> str | None:
     """The Message-ID header's value, unfolded and trimmed (as the intake keeps it)."""
-    from email.parser import BytesHeaderParser  # only after a UIDVALIDITY change
-
     value = BytesHeaderParser().parsebytes(header).get("Message-ID")
     if value is None:
         return None

@@ -120,7 +120,7 @@ def sender_for(settings: Settings) -> Sender | None:
     if kind == "spool":
         return None
     if kind == "smtp":
-        from bot.out.senders.smtp import SmtpSender
+        from bot.out.senders.smtp import SmtpSender  # its module imports this package
 
         return SmtpSender(settings)
     if kind == "ews":
@@ -155,7 +155,7 @@ def hooks_for(settings: Settings) -> Hooks:
         # Exchange saves the copy itself (SendAndSaveCopy): only the look-up is needed.
         return Hooks(found_in_sent=EwsSender(settings).found_in_sent)
     if settings.mailbox.kind == "imap":
-        from bot.out.senders.sent_folder import ImapSentFolder
+        from bot.out.senders.sent_folder import ImapSentFolder  # its module imports this package
 
         sent = ImapSentFolder(settings)
         return Hooks(found_in_sent=sent.found_in_sent, after_sent=sent.after_sent)

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from bot.errors import MailboxError
 from bot.records import OutboxRow
 from bot.settings import Settings
+from bot.sources.imap_connect import close, connect, mailbox_errors
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +22,6 @@ class ImapSentFolder:
         self.password = settings.secret(settings.mailbox.password_env)
 
     def found_in_sent(self, row: OutboxRow) -> bool:
-        from bot.sources.imap_connect import close, connect, mailbox_errors
-
         client = connect(self.mailbox, self.password)
         try:
             with mailbox_errors(self.mailbox, self.folder):
@@ -34,8 +33,6 @@ class ImapSentFolder:
             close(client)
 
     def after_sent(self, row: OutboxRow) -> None:
-        from bot.sources.imap_connect import close, connect, mailbox_errors
-
         try:
             client = connect(self.mailbox, self.password)
             try:
