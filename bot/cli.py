@@ -43,8 +43,10 @@ EXAMPLES = {
 # writer lock (bot.lock) for as long as it runs: a second one waits up to [service]
 # lock_wait_seconds, then exits 1 naming the holder. A new writing command opts in by adding its
 # name here; with --dry-run a command writes nothing and takes no lock. Read-only commands
-# (status, log, tracker, check, calendar, forms, backup) never wait.
-WRITERS = {"poll", "send", "remind", "kickoff", "run", "reprocess", "adjust"}
+# (status, log, tracker, check, calendar, forms, backup) never wait, and neither does `adjust`: it
+# only appends to adjustments.csv in the config folder, and HR must be able to correct while
+# `hrbot run` holds the lock for its whole life.
+WRITERS = {"poll", "send", "remind", "kickoff", "run", "reprocess"}
 
 
 def main(argv: list[str] | None = None) -> int:

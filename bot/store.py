@@ -389,8 +389,9 @@ class Store:
     def held_documents(self) -> list[HeldDocument]:
         """The documents waiting for HR's attribution, with what they may be."""
         rows = self.db.execute(
-            "SELECT DISTINCT a.unit, a.item, a.person, m.message_id FROM attachments a JOIN messages m ON m.id = a.message"
-            " WHERE a.held = 1 AND a.unit IS NOT NULL"
+            # One per held file, not DISTINCT: two held files of one mail are settled by two 归属 rows.
+            "SELECT a.unit, a.item, a.person, m.message_id FROM attachments a JOIN messages m ON m.id = a.message"
+            " WHERE a.held = 1 AND a.unit IS NOT NULL ORDER BY a.message, a.position"
         )
         return [HeldDocument(unit=r[0], item=r[1], person=r[2], message_id=r[3]) for r in rows]
 

@@ -136,6 +136,55 @@ def test_adjustments_assign_a_held_document(settings):
     assert not [t for t in waiting() if t.kind == "待确认归属的文件"]
 
 
+def test_adjustments_assign_settles_held_files_and_keeps_what_the_mail_had_right(settings):
+    """One mail: 王珺's report recognised, two nameless reports held. Two 归属 rows give the held files
+    to two people; 王珺's report stays hers, and neither row undoes the other."""
+    from bot.records import AttachmentLog, Document, LogEntry, RawMessage, Recorded
+    from bot.reports.views import kept_aside_mail, log_entries, waiting_for_hr
+    from bot.store import Store
+
+    when = at("2026-12-04T09:00")
+    right = AttachmentLog("王珺述职报告.docx", "accepted", item="personal_report", unit="合成车间", person="王珺",
+                          sha256="aa" * 32)
+    nameless = [AttachmentLog(f"述职报告{n}.docx", "ignored", "待人力资源科确认：未能确定这是谁的述职报告",
+                              item="personal_report", unit="合成车间", sha256=f"{n}b" * 32, saved_as=f"files/{n}",
+                              held=True) for n in (1, 2)]
+    entry = LogEntry("<three@x>", "lijianguo@tengfei.example", when, "accepted", attachments=[right, *nameless])
+    document = Document("personal_report", "合成车间", "王珺")
+    with Store.open(settings.paths.data) as store:
+        store.record(Recorded(RawMessage("maildir:three", b"", when), entry, "h3", [(document, right)], []))
+    roster = load_roster(settings.config_dir)
+    as_of = date(2026, 12, 8)
+
+    def states():
+        rows = status_rows(settings, as_of, roster)
+        return {p: row_of(rows, "合成车间", "personal_report", p).state for p in ("王珺", "刘洋", "李建国")}, rows
+
+    before, rows = states()
+    assert before == {"王珺": "received", "刘洋": "overdue", "李建国": "overdue"}
+    assert row_of(rows, "合成车间", "personal_report", "刘洋").held  # not reminded while HR decides
+    write(settings, "合成车间,个人述职报告,刘洋,归属,,<three@x>")
+    after, rows = states()
+    assert after == {"王珺": "received", "刘洋": "received", "李建国": "overdue"}
+    assert row_of(rows, "合成车间", "personal_report", "李建国").held  # one held file is still undecided
+    waiting = waiting_for_hr(settings, roster, rows, log_entries(settings), kept_aside_mail(settings))
+    assert [t.what for t in waiting if t.kind == "待确认归属的文件"] == [
+        "「无主题」中的“述职报告2.docx”：待人力资源科确认：未能确定这是谁的述职报告"]
+    write(settings, "合成车间,个人述职报告,刘洋,归属,,<three@x>", "合成车间,个人述职报告,李建国,归属,,<three@x>")
+    final, rows = states()
+    assert final == {"王珺": "received", "刘洋": "received", "李建国": "received"}
+    assert not any(r.held for r in rows)
+    waiting = waiting_for_hr(settings, roster, rows, log_entries(settings), kept_aside_mail(settings))
+    assert not [t for t in waiting if t.kind == "待确认归属的文件"]
+
+
+def test_adjust_does_not_wait_for_the_running_service(settings):
+    """HR corrects while `hrbot run` holds the writer lock for its whole life: adjust only appends a row."""
+    from bot.cli import WRITERS
+
+    assert "adjust" not in WRITERS
+
+
 def test_adjustments_extension_is_what_the_confirmation_says(settings):
     import email as email_module
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -32,11 +33,14 @@ def waiting(roster: Roster, log: list[LogEntry], rows: list[StatusRow], kept_asi
 
     adjustments: as bot.season.adjustments.for_status gives them; a message HR attributed (归属) waits no more.
     """
-    assigned = {a.message_id for a in adjustments if a.action == ASSIGN and a.arrived is not None}
+    # Each 归属 row settles one held file of its message (bot.season.deadlines.reattributed).
+    assigned = Counter(a.message_id for a in adjustments if a.action == ASSIGN and a.arrived is not None)
     todo: list[Todo] = []
     for entry in log:
-        if entry.message_id not in assigned:
-            todo.extend(_mail(entry, roster))
+        settled = assigned.get(entry.message_id, 0)
+        if settled and settled >= sum(1 for a in entry.attachments if a.held):
+            continue  # HR attributed it: it waits no more
+        todo.extend(_mail(entry, roster, settled))
     for unit, what, fix in gaps(roster, requested_meetings):
         todo.append(Todo(ROSTER, None, unit, what, fix))
     for row in kept_aside:
@@ -55,7 +59,7 @@ def waiting(roster: Roster, log: list[LogEntry], rows: list[StatusRow], kept_asi
     return todo
 
 
-def _mail(entry: LogEntry, roster: Roster) -> list[Todo]:
+def _mail(entry: LogEntry, roster: Roster, settled: int = 0) -> list[Todo]:
     who = entry.from_addr or "（无发件人）"
     subject = f"「{entry.subject or '无主题'}」"
     mid = entry.message_id or "（无 Message-ID）"
@@ -69,7 +73,7 @@ def _mail(entry: LogEntry, roster: Roster) -> list[Todo]:
                      f"{subject}：发件人不在名单中，附件 {'、'.join(files)} 未登记",
                      f"如是名单中某人的地址：在 {PEOPLE_FILE} 此人的“邮箱”格末尾加上 ;{who}，保存后下次收取自动重新处理"
                      f"（或运行 hrbot reprocess --message {mid}）")]
-    held = [a for a in entry.attachments if a.held]
+    held = [a for a in entry.attachments if a.held][settled:]
     if held:
         return [Todo(HELD_FILE, entry.received_at, _name(who, roster),
                      f"{subject}中的“{a.filename or '附件'}”：{a.reason}",

@@ -104,9 +104,7 @@ def status(
     for HR may be is marked held, with a warning: it is not reminded while HR decides whose it is.
     """
     assignments = [a for a in adjustments if a.action == ASSIGN]
-    arrivals, withdrawn = reattributed(arrivals, assignments)
-    settled = {a.message_id for a in assignments if a.arrived is not None}
-    held = [h for h in held if h.message_id not in settled]
+    arrivals, withdrawn, held = reattributed(arrivals, assignments, held)
     versions: dict[tuple[str, str, str | None], list[Arrival]] = {}
     for arrival in sorted(arrivals, key=lambda a: local(a.received_at, season)):
         versions.setdefault((arrival.unit, arrival.item, arrival.person), []).append(arrival)
@@ -161,26 +159,41 @@ def _shown_adjustment(applying: list[Adjustment], withdrawn: Adjustment | None) 
     return None
 
 
-def reattributed(arrivals: list[Arrival], assignments: list[Adjustment]
-                 ) -> tuple[list[Arrival], dict[tuple[str, str, str | None], Adjustment]]:
-    """The arrivals after HR's 归属 rows: the named message's document counts for the row's unit, item and
-    person, and what hrbot had recognised it as (its documents of that item, or all of them if none) is withdrawn.
+def reattributed(arrivals: list[Arrival], assignments: list[Adjustment], held: Sequence[HeldDocument] = ()
+                 ) -> tuple[list[Arrival], dict[tuple[str, str, str | None], Adjustment], list[HeldDocument]]:
+    """The arrivals after HR's 归属 rows, the rows that withdrew a document (by unit, item, person),
+    and the held documents no row has settled yet.
 
-    Also returns, by (unit, item, person), the row that withdrew a document from it. A row whose
-    message the store does not have (arrived None) changes nothing.
+    Each row stands for one document of the message it names, which then counts for the row's unit,
+    item and person. While that message still has a document held for HR, the row settles one of
+    them (the one that may be what the row says, else the first) and withdraws nothing: the other
+    documents hrbot recorded from the same mail stay, and two held files of one mail can go to two
+    people. Otherwise the row corrects what hrbot recorded: the one document of the row's item in
+    that message (or its only document) is withdrawn. Where several could be meant, none is
+    withdrawn, since guessing could take away a right one. A row whose message the store does not
+    have (arrived None) changes nothing.
     """
+    recorded = list(arrivals)  # hrbot's own readings: what a row may withdraw
+    waiting = list(held)
+    added: list[Arrival] = []
     withdrawn_from: dict[tuple[str, str, str | None], Adjustment] = {}
     for a in assignments:
         if a.arrived is None:
             continue
-        of_message = [x for x in arrivals if x.message_id == a.message_id]
-        withdrawn = [x for x in of_message if x.item == a.item] or of_message
-        arrivals = [x for x in arrivals if x not in withdrawn]
+        in_message = [h for h in waiting if h.message_id == a.message_id]
+        if in_message:
+            waiting.remove(next((h for h in in_message if h.may_be(a.unit, a.item, a.person)), in_message[0]))
+            withdrawn: list[Arrival] = []
+        else:
+            of_message = [x for x in recorded if x.message_id == a.message_id]
+            candidates = [x for x in of_message if x.item == a.item] or of_message
+            withdrawn = candidates if len(candidates) == 1 else []
+        recorded = [x for x in recorded if x not in withdrawn]
         withdrawn_from.update({(x.unit, x.item, x.person): a for x in withdrawn})
         warnings = withdrawn[0].warnings if withdrawn else ()
-        arrivals.append(Arrival(unit=a.unit, item=a.item, person=a.person, received_at=a.arrived,
-                                message_id=a.message_id, warnings=warnings))
-    return arrivals, withdrawn_from
+        added.append(Arrival(unit=a.unit, item=a.item, person=a.person, received_at=a.arrived,
+                             message_id=a.message_id, warnings=warnings))
+    return recorded + added, withdrawn_from, waiting
 
 
 def item_state(cal: WorkCalendar, due: date | None, arrived: date | None, as_of: date) -> tuple[str, int, bool]:
