@@ -64,8 +64,9 @@ def documents(job: Job, ctx: Context) -> None:
     if rejected:
         raise Stop(REJECTED, "；".join(f"{a.filename or '附件'}：{a.reason}" for a in rejected))
     if duplicates:
-        # No Stop: a new mail that sends a file again is answered that it was already received (confirm).
-        job.entry.outcome, job.entry.reason = DUPLICATE, "附件此前均已收到"
+        # A new mail, so no `duplicate` delivery (docs/contract.md): its files are, each marked so, and
+        # the sender is answered that they were already received (confirm.confirmation).
+        job.entry.outcome, job.entry.reason = ACCEPTED, "附件此前均已收到，登记不变"
         return
     raise Stop(NO_DOCUMENTS, "未识别到考核材料")
 
