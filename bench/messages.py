@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.utils import format_datetime
 
 from bench import docs, words

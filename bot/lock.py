@@ -18,9 +18,6 @@ from bot.errors import HrbotError
 
 LOCK_FILE = "service.lock"
 PID_FILE = "service.pid"
-# How long a second writer waits for the first by default ([service] lock_wait_seconds).
-DEFAULT_WAIT_SECONDS = 30.0
-
 # While waiting, the lock is tried this often.
 RETRY_SECONDS = 0.05
 

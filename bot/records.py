@@ -388,9 +388,6 @@ class Roster:
     def people_in(self, unit: str) -> list[Person]:
         return list(self._by_unit.get(unit, ()))
 
-    def with_role(self, unit: str, *roles: str) -> list[Person]:
-        return [p for p in self._by_unit.get(unit, ()) if p.role in roles]
-
     def head_of(self, unit: str) -> Person | None:
         return next((p for p in self._by_unit.get(unit, ()) if p.role == HEAD), None)
 

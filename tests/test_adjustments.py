@@ -7,7 +7,7 @@ import json
 from datetime import date
 
 import pytest
-from conftest import at, deliver
+from conftest import at, deliver, set_option
 
 from bot.season.adjustments import load
 from bot.cli import main
@@ -178,11 +178,25 @@ def test_adjustments_assign_settles_held_files_and_keeps_what_the_mail_had_right
     assert not [t for t in waiting if t.kind == "待确认归属的文件"]
 
 
-def test_adjust_does_not_wait_for_the_running_service(settings):
-    """HR corrects while `hrbot run` holds the writer lock for its whole life: adjust only appends a row."""
-    from bot.cli import WRITERS
+def test_adjust_does_not_wait_for_the_running_service(settings, capsys):
+    """HR corrects while another process (`hrbot run`) holds the writer lock: adjust only appends a row."""
+    import subprocess
+    import sys
 
-    assert "adjust" not in WRITERS
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom bot.lock import WriterLock\nfrom bot.settings import load\n"
+         "with WriterLock(load(sys.argv[1])):\n    print('held', flush=True)\n    time.sleep(60)",
+         str(settings.config_dir)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        set_option(settings, "service", "lock_wait_seconds = 0")
+        assert main(["--config", str(settings.config_dir), "adjust", "exempt", "--unit", "合成车间",
+                     "--item", "个人述职报告", "--person", "刘洋", "--note", "病休"]) == 0
+        assert main(["--config", str(settings.config_dir), "remind", "--as-of", "2026-12-17"]) == 1  # a writer waits
+    finally:
+        holder.kill()
+        holder.wait()
+    assert "合成车间,个人述职报告,刘洋,免交,,病休" in (settings.config_dir / "adjustments.csv").read_text("utf-8-sig")
 
 
 def test_adjustments_extension_is_what_the_confirmation_says(settings):

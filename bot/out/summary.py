@@ -84,7 +84,6 @@ class Summary:
 def build(settings: Settings, cal: WorkCalendar, roster: Roster, store: Store, as_of: date, since: datetime,
           calendar_note: bool = False) -> Summary:
     """The day's summary as of as_of, listing mail and arrivals after `since`."""
-    season = settings.season
     rows = season_status(settings, cal, roster, store, as_of)
     labels = [STATE_LABELS[s] for s in STATE_ORDER]
     counts = Counter(STATE_LABELS[r.state] for r in rows)
