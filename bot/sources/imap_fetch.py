@@ -18,6 +18,7 @@ from imapclient.exceptions import ProtocolError
 from imapclient.response_parser import parse_fetch_response
 
 from bot.sources import imap_structure
+from bot.sources.imap_response import ResponseError, parse_fetch
 from bot.sources.imap_structure import Structure
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,11 @@ def uid_fetch(client: IMAPClient, uid_set: str, items: str) -> dict[int, dict]:
     typ, data = client._imap.uid("FETCH", uid_set, f"({items})")
     if typ != "OK":
         raise IMAPClient.Error(f"UID FETCH failed: {_first(data)}")
-    return parse_fetch_response(data, normalise_times=False, uid_is_key=True)
+    try:
+        return parse_fetch(data)
+    except ResponseError as error:
+        log.debug("imap: the quick reader left an answer to imapclient: %s", error)
+        return parse_fetch_response(data, normalise_times=False, uid_is_key=True)
 
 
 def fetch_meta(client: IMAPClient, uid_set: str, with_message_id: bool = False, above: int = 0) -> list[Meta]:

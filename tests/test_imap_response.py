@@ -1,0 +1,137 @@
+"""bot.sources.imap_response: the quick FETCH reader gives what imapclient's parser gives, or refuses."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from imapclient.response_parser import parse_fetch_response
+from imapclient.response_types import BodyData
+
+import imap_server
+from bot.sources import imap_structure
+from bot.sources.imap_fetch import uid_fetch
+from bot.sources.imap_response import ResponseError, internal_date, parse_fetch
+from test_peer_mail import ABSENT, PEER, _raw
+
+# What hrbot asks a server for (bot.sources.imap_fetch), and a whole-body read.
+ASKED = (
+    "UID RFC822.SIZE INTERNALDATE",
+    "UID RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]",
+    "UID BODY.PEEK[HEADER] BODYSTRUCTURE",
+    "UID BODY.PEEK[]",
+)
+
+
+def _imapclient(data) -> dict:
+    return parse_fetch_response(data, normalise_times=False, uid_is_key=True)
+
+
+def _plain(value):
+    """imapclient's BodyData with a multipart's children un-nested: the raw response's tuples."""
+    if isinstance(value, BodyData) and value.is_multipart:
+        return tuple(_plain(v) for v in value[0]) + tuple(_plain(v) for v in value[1:])
+    if isinstance(value, (tuple, list)):
+        return tuple(_plain(v) for v in value)
+    return value
+
+
+def test_imap_response_reads_peer_mail_as_imapclient_does(tmp_path):
+    """287 real-world messages in a real dovecot: every value of every answer hrbot asks for is
+    imapclient's, and the structures name the same parts."""
+    if not (PEER / "expected.json").is_file():
+        pytest.skip(ABSENT)
+    if not imap_server.available():
+        pytest.skip(f"dovecot not installed ({imap_server.DOVECOT})")
+    names = sorted(json.loads((PEER / "expected.json").read_text(encoding="utf-8"))["files"])
+    when = datetime.now(timezone.utc) - timedelta(days=3)
+    answers = {}
+    with imap_server.run_dovecot(tmp_path) as server:
+        for name in names:
+            server.append(_raw(name), when)
+        with server.client() as client:
+            client.select_folder("INBOX", readonly=True)
+            for items in ASKED:
+                typ, answers[items] = client._imap.uid("FETCH", "1:*", f"({items})")
+                assert typ == "OK"
+    for items, data in answers.items():
+        ours, theirs = parse_fetch(data), _imapclient(data)
+        assert sorted(ours) == sorted(theirs) == list(range(1, len(names) + 1)), items
+        for uid, values in theirs.items():
+            assert ours[uid] == {key: _plain(value) for key, value in values.items()}, (items, uid)
+            if b"BODYSTRUCTURE" in values:
+                assert (imap_structure.parse(ours[uid][b"BODYSTRUCTURE"])
+                        == imap_structure.parse(values[b"BODYSTRUCTURE"])), names[uid - 1]
+
+
+def test_imap_response_literals_quotes_and_lists():
+    data = [
+        (b'7 (UID 42 BODY[HEADER] {12}', b"Subject: x\r\n"),
+        b' BODYSTRUCTURE ("text" "plain" ("charset" "gb2312" "name" "a \\"b\\" c\\\\d\\x") NIL NIL "base64" 0123 0 NIL))',
+        b"8 (FLAGS (\\Seen) UID 43)",
+    ]
+    ours = parse_fetch(data)
+    assert ours == _imapclient(data) | {43: {b"SEQ": 8, b"FLAGS": (b"\\Seen",)}}
+    assert ours[42][b"BODY[HEADER]"] == b"Subject: x\r\n"
+    assert ours[42][b"BODYSTRUCTURE"][2] == (b"charset", b"gb2312", b"name", b'a "b" c\\d\\x')
+    assert ours[42][b"BODYSTRUCTURE"][6:8] == (b"0123", 0)  # a leading zero stays an atom, as in imapclient
+
+
+def test_imap_response_a_literal_inside_a_structure():
+    name = "报告.pdf".encode("gbk")
+    data = [(b'1 (UID 5 BODYSTRUCTURE ("application" "pdf" ("name" {8}', name),
+            b') NIL NIL "base64" 10 NIL NIL NIL NIL))']
+    assert parse_fetch(data) == {5: {b"SEQ": 1, b"BODYSTRUCTURE": (
+        b"application", b"pdf", (b"name", name), None, None, b"base64", 10, None, None, None, None)}}
+    assert _plain(_imapclient(data)[5][b"BODYSTRUCTURE"]) == parse_fetch(data)[5][b"BODYSTRUCTURE"]
+
+
+@pytest.mark.parametrize("data", [
+    [b'1 (UID 5 BODYSTRUCTURE ("text" "pl'],  # an unclosed quote
+    [b"1 (UID 5 X %)"],  # a character imapclient reads its own way
+    [b"1 (UID 5 BODY[HEADER"],  # an unclosed section
+    [(b"1 (UID 5 BODY[HEADER] {9}", b"too short")],
+    [(b"1 (UID 5 BODY[HEADER] {4}", b"four")],  # the list never closed
+    [b"1 (UID 5))"],
+    [b"1 2 (UID 5)"],
+    [b"1 (UID 5 ENVELOPE (NIL))"],  # never asked for: left to imapclient
+])
+def test_imap_response_refuses_what_it_does_not_know(data):
+    with pytest.raises(ResponseError):
+        parse_fetch(data)
+
+
+def test_imap_fetch_leaves_a_refused_answer_to_imapclient():
+    """uid_fetch reads with imapclient what the quick reader refuses, so the values still come."""
+    answer = [b'3 (UID 9 RFC822.SIZE 120 INTERNALDATE "06-Dec-2026 10:00:00 +0800" X-ODD %)']
+
+    class Imap:
+        def uid(self, command, uid_set, items):
+            return "OK", list(answer)
+
+    class Client:
+        _imap = Imap()
+
+    with pytest.raises(ResponseError):
+        parse_fetch(answer)
+    fetched = uid_fetch(Client(), "9", "UID RFC822.SIZE INTERNALDATE")
+    assert fetched[9][b"RFC822.SIZE"] == 120
+    assert fetched[9][b"INTERNALDATE"] == datetime(2026, 12, 6, 10, tzinfo=timezone(timedelta(hours=8)))
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    (b"06-Dec-2026 10:00:00 +0800", datetime(2026, 12, 6, 10, tzinfo=timezone(timedelta(hours=8)))),
+    (b" 6-Dec-2026 23:59:59 -0530", datetime(2026, 12, 6, 23, 59, 59, tzinfo=timezone(-timedelta(hours=5, minutes=30)))),
+    (b"06-dec-2026 10:00:00 +0000", datetime(2026, 12, 6, 10, tzinfo=timezone.utc)),
+    (b"31-Feb-2026 10:00:00 +0000", None),
+    (b"not a date", None),
+    (None, None),
+])
+def test_imap_response_internal_dates(text, expected):
+    got = internal_date(text)
+    assert got == expected
+    if got is not None:
+        assert got.utcoffset() == expected.utcoffset()
+    theirs = _imapclient([b"1 (UID 1 INTERNALDATE " + (b'"' + text + b'"' if text else b"NIL") + b")"])
+    assert theirs[1][b"INTERNALDATE"] == expected
