@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
+from email.parser import BytesHeaderParser
 
 import pytest
 from imapclient.response_parser import parse_fetch_response
@@ -11,7 +12,7 @@ from imapclient.response_types import BodyData
 
 import imap_server
 from bot.sources import imap_structure
-from bot.sources.imap_fetch import uid_fetch
+from bot.sources.imap_fetch import header_message_id, uid_fetch
 from bot.sources.imap_response import ResponseError, internal_date, parse_fetch
 from test_peer_mail import ABSENT, PEER, _raw
 
@@ -60,6 +61,9 @@ def test_imap_response_reads_peer_mail_as_imapclient_does(tmp_path):
         assert sorted(ours) == sorted(theirs) == list(range(1, len(names) + 1)), items
         for uid, values in theirs.items():
             assert ours[uid] == {key: _plain(value) for key, value in values.items()}, (items, uid)
+            if b"BODY[HEADER.FIELDS (MESSAGE-ID)]" in values:
+                block = values[b"BODY[HEADER.FIELDS (MESSAGE-ID)]"]
+                assert header_message_id(block) == _parsed_message_id(block), names[uid - 1]
             if b"BODYSTRUCTURE" in values:
                 assert (imap_structure.parse(ours[uid][b"BODYSTRUCTURE"])
                         == imap_structure.parse(values[b"BODYSTRUCTURE"])), names[uid - 1]
@@ -135,3 +139,25 @@ def test_imap_response_internal_dates(text, expected):
         assert got.utcoffset() == expected.utcoffset()
     theirs = _imapclient([b"1 (UID 1 INTERNALDATE " + (b'"' + text + b'"' if text else b"NIL") + b")"])
     assert theirs[1][b"INTERNALDATE"] == expected
+
+
+@pytest.mark.parametrize("block", [
+    b"Message-ID: <a@b>\r\n\r\n",
+    b"Message-Id:\r\n <a@b>\r\n\r\n",
+    b"message-id: \t<a@b>  \r\n\r\n",
+    b"Message-ID:<x@y> (comment)\r\n\r\n",
+    b"Message-ID: <a@b>\r\nMessage-ID: <c@d>\r\n\r\n",
+    b"Message-ID: \r\n\r\n",
+    "Message-ID: <报告@b>\r\n\r\n".encode(),
+    b"\r\n",
+    b"",
+])
+def test_imap_fetch_message_id_as_the_header_parser_reads_it(block):
+    """The listing's Message-ID (compared with the store's to skip what was recorded) is the one the
+    stdlib's header parser gives, on the quick path for one plain field and off it."""
+    assert header_message_id(block) == _parsed_message_id(block)
+
+
+def _parsed_message_id(block: bytes) -> str | None:
+    value = BytesHeaderParser().parsebytes(block).get("Message-ID")
+    return " ".join(str(value).split()) or None if value is not None else None

@@ -228,8 +228,14 @@ def uid_sets(wanted: list[int], known_uids: list[int]) -> list[str]:
     return [",".join(parts[i:i + MAX_RANGES_PER_COMMAND]) for i in range(0, len(parts), MAX_RANGES_PER_COMMAND)]
 
 
+_ONE_MESSAGE_ID = re.compile(rb"Message-ID:([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)\r?\n(?:\r?\n)?", re.IGNORECASE)
+
+
 def header_message_id(header: bytes) -> str | None:
     """The Message-ID header's value, unfolded and trimmed (as the intake keeps it)."""
+    one = _ONE_MESSAGE_ID.fullmatch(header)
+    if one is not None and one.group(1).isascii():  # the usual block: one plain field, read without a parser
+        return " ".join(one.group(1).decode("ascii").split()) or None
     value = BytesHeaderParser().parsebytes(header).get("Message-ID")
     if value is None:
         return None
