@@ -98,6 +98,7 @@ def test_imap_response_a_literal_inside_a_structure():
     [(b"1 (UID 5 BODY[HEADER] {9}", b"too short")],
     [(b"1 (UID 5 BODY[HEADER] {4}", b"four")],  # the list never closed
     [b"1 (UID 5))"],
+    [b"1 (UID 5 BODY[HEADER] {4} X)"],  # a literal's mark in the middle of a line
     [b"1 2 (UID 5)"],
     [b"1 (UID 5 ENVELOPE (NIL))"],  # never asked for: left to imapclient
 ])

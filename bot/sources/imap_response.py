@@ -27,7 +27,7 @@ class ResponseError(ValueError):
 _TOKEN = re.compile(rb'\(|\)|"(?:[^"\\]|\\.)*"|(?:[^ \t\r\n()"%\[]|\[[^\]]*\])+|[^ \t\r\n]')
 # What the last branch alone matches: an unclosed quote or bracket, or imapclient's special "%".
 _REFUSED = frozenset((b'"', b"[", b"%"))
-_LITERAL_MARK = re.compile(rb"\{(\d+)\}$")
+_LITERAL_MARK = re.compile(rb"\{(\d+)\}\Z")
 _ESCAPED = re.compile(rb'\\([\\"])')
 _DATE = re.compile(rb" ?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)")
 _MONTHS = {m: i for i, m in enumerate(
@@ -132,7 +132,7 @@ def _tokens(text: bytes, end: int, stack: list[list]) -> None:
             top.append(_ESCAPED.sub(rb"\1", quoted) if b"\\" in quoted else quoted)
         elif token == b"NIL":
             top.append(None)
-        elif token in _REFUSED:
+        elif token in _REFUSED or first == 123:  # a "{n}" not at the end of a line is no literal
             raise ResponseError(f"unexpected {token!r}")
         elif token.isdigit() and (first != 48 or len(token) == 1):  # imapclient leaves "0123" an atom
             top.append(int(token))
