@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from email.parser import BytesHeaderParser
 
 import pytest
+from hypothesis import given, settings as hypothesis_settings, strategies as st
 from imapclient.response_parser import parse_fetch_response
 from imapclient.response_types import BodyData
 
@@ -162,3 +163,34 @@ def test_imap_fetch_message_id_as_the_header_parser_reads_it(block):
 def _parsed_message_id(block: bytes) -> str | None:
     value = BytesHeaderParser().parsebytes(block).get("Message-ID")
     return " ".join(str(value).split()) or None if value is not None else None
+
+
+_ATOMS = st.sampled_from([b"NIL", b"0", b"07", b"42", b'"a b"', b'"\\"q\\\\"', b'"\\x"', b'""', b"ATOM", b"\\Seen",
+                          b"BODY[HEADER.FIELDS (X Y)]<0>", "中".encode(), b'"\xe4\xb8\xad"', b"%", b'"', b"[", b"]",
+                          b"{", b"}", b"{3}"])
+_GAP = st.sampled_from([b" ", b" ", b"  ", b"\t", b"\r\n", b""])
+
+
+def _joined(items: list) -> bytes:
+    return b"".join(gap + value for gap, value in items)
+
+
+_VALUES = st.recursive(_ATOMS, lambda inner: st.lists(st.tuples(_GAP, inner), max_size=6).map(
+    lambda items: b"(" + _joined(items) + b")"), max_leaves=25)
+
+
+@given(st.lists(st.tuples(_GAP, _VALUES), min_size=1, max_size=8), st.booleans())
+@hypothesis_settings(max_examples=500, deadline=None)
+def test_imap_response_never_differs_from_imapclient(values, with_literal):
+    """Whatever the text, the quick reader refuses it or reads what imapclient reads."""
+    text = b"1 (UID 9 X (" + _joined(values)
+    data = [(text + b" L {3}", b"abc"), b"))"] if with_literal else [text + b"))"]
+    try:
+        ours = parse_fetch(data)
+    except ResponseError:
+        return
+    try:
+        theirs = _imapclient(data)
+    except Exception:  # noqa: BLE001 - imapclient refuses what we read: allowed, we must not differ otherwise
+        return
+    assert ours == {uid: {k: _plain(v) for k, v in values.items()} for uid, values in theirs.items()}
