@@ -329,14 +329,18 @@ def cmd_kickoff(args) -> int:
 
 
 def cmd_send(args) -> int:
+    from bot.out.reminders import withdraw_answered
     from bot.out.senders import deliver, retry_uncertain
     from bot.store import Store
 
     settings = _settings(args)
-    if args.retry_uncertain:
-        with Store.open(settings.paths.data) as store:
+    with Store.open(settings.paths.data) as store:
+        if args.retry_uncertain:
             print(f"重新排队 {retry_uncertain(store)} 封")
-    report = deliver(settings)
+        withdrawn = withdraw_answered(settings, store, _today(settings))
+        if withdrawn:
+            print(f"撤回 {withdrawn} 封提醒：所列材料在发出前已收到或已无需提交")
+        report = deliver(settings, store)
     print(report.summary())
     return 0 if report.settled() else 1  # cron and scripts see when mail still waits
 

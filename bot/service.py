@@ -167,8 +167,9 @@ class Service:
         """Withdraw reminders answered meanwhile, then deliver the outbox; a sending problem is logged."""
         with self._send_lock, Store.open(self.settings.paths.data) as store:
             try:
-                withdraw_answered(store)
-                deliver(self.settings, store, now=now or self.clock())
+                now = now or self.clock()
+                withdraw_answered(self.settings, store, now.astimezone(self.settings.season.timezone).date())
+                deliver(self.settings, store, now=now)
             except SendError as error:
                 # The mails stay queued; the next poll or job tries again.
                 log.warning("sending: %s", error)

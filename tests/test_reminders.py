@@ -323,8 +323,29 @@ def test_a_document_arriving_withdraws_the_reminder_still_queued(config_dir):
     remind(settings, date(2026, 9, 23))  # 高建华: the meeting request; queued, not yet sent (SMTP down, say)
     send(settings, "2026-09-23T10:00", (GAO, "高建华"), "申请召开述职大会", text="我科申请于2026年10月20日召开述职大会。")
     with Store.open(settings.paths.data) as store:
-        assert withdraw_answered(store) == 1
+        assert withdraw_answered(settings, store, date(2026, 9, 23)) == 1
         [row] = store.outbox("cancelled")
         assert row.kind == "reminder" and row.recipients == (GAO,)
         assert [r.kind for r in store.outbox("queued")] == ["confirmation"]
 
+
+
+def test_an_exemption_withdraws_the_reminder_still_queued_and_send_says_so(config_dir, capsys):
+    """HR exempts the one item a queued reminder asks for: `hrbot send` withdraws it rather than send it."""
+    from bot.cli import main
+    from bot.out.reminders import WITHDRAWN_REASON, withdraw_answered
+
+    settings = season(config_dir)
+    remind(settings, date(2026, 9, 23))  # 高建华: the meeting request, queued
+    with Store.open(settings.paths.data) as store:
+        assert withdraw_answered(settings, store, date(2026, 9, 23)) == 0  # still owed: it stays
+        [queued] = [r for r in store.outbox("queued") if r.kind == "reminder"]
+    assert main(["--config", str(config_dir), "adjust", "exempt", "--unit", SB, "--item", "meeting_request",
+                 "--note", "已电话确认"]) == 0
+    capsys.readouterr()
+    main(["--config", str(config_dir), "send"])
+    assert "撤回 1 封提醒" in capsys.readouterr().out
+    with Store.open(settings.paths.data) as store:
+        [row] = store.outbox("cancelled")
+        assert row.id == queued.id and row.last_error == WITHDRAWN_REASON
+        assert not [r for r in store.outbox("sent") if r.kind == "reminder"]

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from bot.out.forms import blank_form_attachments, form_names
 from bot.season.items import HEAD_AND_WRITER, REVIEWER, TABLE, UNION_CHAIR, item_title
 from bot.out.outbox import compose, to_script, write_files
+from bot.errors import ConfigError
 from bot.records import OVERDUE, PENDING, QUEUED, REMINDER, Outgoing, Person, Roster, StatusRow
 from bot.reports.views import season_status
 from bot.season.roster import load_roster
@@ -27,8 +28,8 @@ BEFORE, DUE_TODAY, LATE = "before", "due_today", "overdue"
 
 # The service runs `remind` once a day; this remembers the day so that it does not recompute every tick.
 LAST_DAY_KEY = "reminders:last_day"
-# Why a queued reminder is cancelled (Store.cancel_if_queued): its every item arrived before it went out.
-WITHDRAWN_REASON = "发出前材料已全部收到，提醒已撤回"
+# Why a queued reminder is cancelled (Store.cancel_if_queued): before it went out, none of its items was owed any more.
+WITHDRAWN_REASON = "发出前所列材料均已收到或已无需提交，提醒已撤回"
 
 @dataclass(frozen=True)
 class Missing:
@@ -101,9 +102,7 @@ def select(
 
     digests: dict[str, Digest] = {}
     for row in rows:
-        if row.state not in (PENDING, OVERDUE) or row.due is None or row.held:
-            continue
-        if moot(roster, row):
+        if row.due is None or not still_owed(roster, row):
             continue
         why = _why(cal, row, as_of, r.days_before, r.on_due_day)
         if why is None:
@@ -260,25 +259,41 @@ def remind(settings: Settings, as_of: date, dry_run: bool = False) -> list[str]:
     return lines
 
 
-def withdraw_answered(store: Store) -> int:
-    """Withdraw queued reminders whose every item has arrived since; returns how many.
+def withdraw_answered(settings: Settings, store: Store, today: date) -> int:
+    """Withdraw queued reminders none of whose items is still owed today; returns how many.
 
-    The caller holds off delivery meanwhile (the service does this under its send lock), so a
-    row cannot be in the middle of going out while it is withdrawn.
+    Owed is what `select` reminds of: not received, not exempted or settled by HR's adjustments,
+    no document held for HR that may be it. So a document that arrived, an `免交` or `已收到` row
+    HR added, or an `归属` that settled a held file, each stop a reminder that has not gone out.
+    The caller holds off delivery meanwhile (the service under its send lock, `hrbot send` under
+    the writer lock), so a row cannot be in the middle of going out while it is withdrawn.
     """
+    queued = [row for row in store.outbox(QUEUED) if row.kind == KIND]
+    if not queued:
+        return 0  # the usual case: no status computed
+    try:
+        roster = load_roster(settings.config_dir)
+        rows = season_status(settings, WorkCalendar.load(settings.config_dir), roster, store, today)
+    except ConfigError as error:
+        log.warning("reminders: not checked before sending, the config folder has a mistake: %s", error)
+        return 0
+    owed = {(row.unit, row.item, row.person) for row in rows if still_owed(roster, row)}
     withdrawn = 0
-    for row in store.outbox(QUEUED):
-        if row.kind != KIND:
-            continue
+    for row in queued:
         covers = store.reminder_covers(row.id)
         if covers is None:
             continue  # not known what it covers: let it go rather than guess
-        if all(store.arrival_times(unit, item, person) for unit, item, person in covers) and \
+        if not any((unit, item, person) in owed for unit, item, person in covers) and \
                 store.cancel_if_queued(row.id, WITHDRAWN_REASON):
-            log.info("reminder %s to %s withdrawn: everything it asked for has arrived", row.message_id,
+            log.info("reminder %s to %s withdrawn: nothing it asks for is owed any more", row.message_id,
                      ", ".join(row.recipients))
             withdrawn += 1
     return withdrawn
+
+
+def still_owed(roster: Roster, row: StatusRow) -> bool:
+    """Whether an item may still be reminded of (whatever the day): missing, not held for HR, not moot."""
+    return row.state in (PENDING, OVERDUE) and not row.held and not moot(roster, row)
 
 
 def reminders_due(settings: Settings, now: datetime) -> list[str] | None:
