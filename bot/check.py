@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Iterator
 
+from bot.evaluation import scores, tallies
 from bot.season import adjustments
-from bot.errors import HrbotError, StoreError
+from bot.errors import ConfigError, HrbotError, StoreError
 from bot.out.senders import sender_for
 from bot.season.roster import gaps, load_roster
+from bot.records import Roster
 from bot.settings import Settings
 from bot.sources import source_for
 from bot.store import STORE_FILE, Store
@@ -29,10 +31,27 @@ def check(settings: Settings) -> Iterator[Line]:
     adjusted = adjustments.load(settings.config_dir, roster)  # a malformed row raises ConfigError (exit 2)
     if adjusted:
         yield f"调整表：{len(adjusted)} 行无误", True
+    yield from _evaluation(settings, roster)
     yield from _calendar(settings)
     yield _store(settings)
     yield from _mailbox(settings)
     yield from _sender(settings)
+
+
+def _evaluation(settings: Settings, roster: Roster) -> Iterator[Line]:
+    """What HR adds by hand for the evaluation: the tally sheets in tallies/ and the scores workbook."""
+    counted, problems = tallies.folder_problems(settings.config_dir, roster, settings.season.timezone)
+    if counted:
+        yield f"{tallies.FOLDER}/：{counted} 份民主测评统计表可计入", True
+    for problem in problems:
+        yield problem, False
+    try:
+        found = scores.load_scores(settings.config_dir, roster)
+    except ConfigError as error:
+        yield str(error), False
+    else:
+        if found:
+            yield f"{scores.FILE}：{len(found)} 人的成绩无误", True
 
 
 def _calendar(settings: Settings) -> Iterator[Line]:

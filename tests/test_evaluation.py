@@ -351,3 +351,24 @@ def test_roster_reads_the_optional_system_column_from_csv_and_xlsx(season, tmp_p
     book.save(folder / "roster.xlsx")
     [head] = load_roster(folder).people
     assert head.system == "生产"
+
+
+def test_check_names_a_tally_that_does_not_count_and_a_scores_mistake_without_stopping(season, tmp_path, capsys):
+    """`hrbot check` reads what HR put in tallies/ and 日常考核.xlsx: each problem one ✗ line, the rest still checked."""
+    blank = sheets_by_name(season, tmp_path / "sheets")["合成车间-员工民主测评统计表.xlsx"]
+    (season / "tallies").mkdir()
+    (season / "tallies" / "合成车间统计.xlsx").write_bytes(fill_tally(blank, 80, HC_STAFF))
+    (season / "tallies" / "错放的表.xlsx").write_bytes(fill_tally(blank, 80, {**HC_STAFF, "张三": (1, 0, 0, 0)}))
+    write_scores(season, [("合成车间", "张三", 90, 80)])
+    assert main(["--config", str(season), "check"]) == 1
+    out = capsys.readouterr().out
+    assert "✓ tallies/：1 份民主测评统计表可计入" in out
+    assert "✗ tallies/错放的表.xlsx 不计入：" in out and "张三" in out
+    assert any(line.startswith("✗ ") and "日常考核.xlsx 第 2 行" in line for line in out.splitlines())
+    assert "工作日安排" in out  # the checks after these still ran
+
+    write_scores(season, SCORES)
+    (season / "tallies" / "错放的表.xlsx").unlink()
+    main(["--config", str(season), "check"])
+    out = capsys.readouterr().out
+    assert "✓ 日常考核.xlsx：4 人的成绩无误" in out and "✗" not in out.split("工作日安排")[0]

@@ -73,6 +73,21 @@ def folder_arrivals(config_dir: Path, roster: Roster, zone: ZoneInfo) -> list[Ar
     return arrivals
 
 
+def folder_problems(config_dir: Path, roster: Roster, zone: ZoneInfo) -> tuple[int, list[str]]:
+    """For `hrbot check`: how many sheets in `tallies/` count, and a line for each that does not."""
+    counted, problems = 0, []
+    for path, _ in _folder_files(config_dir, zone):
+        try:
+            sheet, problem = _read(path.read_bytes(), roster)
+        except OSError as error:
+            sheet, problem = None, f"无法读取（{error.strerror}）"
+        if sheet is None:
+            problems.append(f"{FOLDER}/{path.name} 不计入：{problem}")
+        else:
+            counted += 1
+    return counted, problems
+
+
 def _folder_files(config_dir: Path, zone: ZoneInfo) -> list[tuple[Path, datetime]]:
     folder = Path(config_dir) / FOLDER
     if not folder.is_dir():  # the usual case: no openpyxl import, no cost for status and reminders
