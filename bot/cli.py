@@ -269,14 +269,15 @@ def cmd_status(args) -> int:
 
 
 def cmd_log(args) -> int:
-    from bot.reports.views import kept_aside_mail, log_entries, log_table
+    from bot.reports.views import assigned_json, assignments_by_message, kept_aside_mail, log_entries, log_table
 
     settings = _settings(args)
     entries = log_entries(settings)
+    assigned = assignments_by_message(settings)
     if args.json:  # docs/contract.md, "Outcomes": one entry per delivered message, nothing else
-        _print_json([entry.to_json() for entry in entries])
+        _print_json([entry.to_json() | assigned_json(assigned.get(entry.message_id, [])) for entry in entries])
     else:
-        print(log_table(entries, kept_aside_mail(settings)))
+        print(log_table(entries, kept_aside_mail(settings), assigned))
     return 0
 
 

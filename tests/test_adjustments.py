@@ -136,6 +136,29 @@ def test_adjustments_assign_a_held_document(settings):
     assert not [t for t in waiting() if t.kind == "待确认归属的文件"]
 
 
+def test_adjustments_assign_shows_in_the_mail_log(settings, capsys):
+    """`hrbot log` says where HR attributed a held message's file; the JSON adds `assigned`."""
+    from bot.records import AttachmentLog, LogEntry, RawMessage, Recorded
+    from bot.store import Store
+
+    held = AttachmentLog("评议表.docx", "ignored", "待人力资源科确认：无法确定评议对象", item="leader_review",
+                         unit="合成车间", person=None, sha256="ab" * 32, saved_as="files/ab/x", held=True)
+    for mid in ("<held@x>", "<other@x>"):
+        entry = LogEntry(mid, "lijianguo@tengfei.example", at("2026-12-14T09:00"), "no_documents", attachments=[held])
+        with Store.open(settings.paths.data) as store:
+            store.record(Recorded(RawMessage(f"maildir:{mid}", b"", at("2026-12-14T09:00")), entry, mid, [], []))
+    write(settings, "合成车间,民主评议考核表（领导评价意见）,王珺,归属,,<held@x>")
+    cfg = str(settings.config_dir)
+    assert main(["--config", cfg, "log", "--json"]) == 0
+    held_entry, other = json.loads(capsys.readouterr().out)
+    assert held_entry["assigned"] == [{"unit": "合成车间", "item": "leader_review", "person": "王珺", "row": 2}]
+    assert "assigned" not in other
+    assert main(["--config", cfg, "log"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("人力资源科已归属") == 1
+    assert "→ 人力资源科已归属：合成车间 民主评议考核表（领导评价意见） 王珺（调整表第 2 行）" in out
+
+
 def test_adjustments_assign_settles_held_files_and_keeps_what_the_mail_had_right(settings):
     """One mail: 王珺's report recognised, two nameless reports held. Two 归属 rows give the held files
     to two people; 王珺's report stays hers, and neither row undoes the other."""

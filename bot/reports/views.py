@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from pathlib import Path
 
 from bot.evaluation.progress import progress
 from bot.evaluation.tallies import folder_arrivals
 from bot.out.senders import kept_aside
+from bot.errors import ConfigError
 from bot.records import LogEntry, OutboxRow, Roster, StatusRow
 from bot.reports.todo import waiting
 from bot.reports.tracker import OUTBOX_STATE_LABELS, OUTGOING_KIND_LABELS, STATE_LABELS, write_tracker
@@ -17,6 +19,8 @@ from bot.season.roster import load_roster
 from bot.season.workdays import WorkCalendar
 from bot.settings import Settings
 from bot.store import Store
+
+logger = logging.getLogger(__name__)
 
 
 def status_rows(settings: Settings, as_of: date, roster: Roster | None = None) -> list[StatusRow]:
@@ -46,6 +50,26 @@ def log_entries(settings: Settings) -> list[LogEntry]:
         if entry.reprocessed_at is not None:
             entry.reprocessed_at = deadlines.local(entry.reprocessed_at, settings.season)
     return entries
+
+
+def assignments_by_message(settings: Settings) -> dict[str, list[adjustments.Adjustment]]:
+    """HR's 归属 rows by the Message-ID they name, for the mail log; none when the config folder has a mistake
+    (the log still shows what was recorded; status and check name the mistake)."""
+    try:
+        rows = adjustments.load(settings.config_dir, load_roster(settings.config_dir))
+    except ConfigError as error:
+        logger.warning("log: HR's 归属 rows not shown: %s", error)
+        return {}
+    found: dict[str, list[adjustments.Adjustment]] = {}
+    for row in rows:
+        if row.action == adjustments.ASSIGN and row.message_id:
+            found.setdefault(row.message_id, []).append(row)
+    return found
+
+
+def assigned_json(rows: list[adjustments.Adjustment]) -> dict:
+    """The key `hrbot log --json` adds to a message HR attributed: where its documents count now."""
+    return {"assigned": [{"unit": a.unit, "item": a.item, "person": a.person, "row": a.row} for a in rows]} if rows else {}
 
 
 def write_tracker_for(settings: Settings, as_of: date) -> Path:
@@ -82,13 +106,16 @@ def status_table(rows: list[StatusRow]) -> str:
     return "\n".join(lines)
 
 
-def log_table(entries: list[LogEntry], outgoing: list[OutboxRow] = ()) -> str:
+def log_table(entries: list[LogEntry], outgoing: list[OutboxRow] = (),
+              assigned: dict[str, list[adjustments.Adjustment]] | None = None) -> str:
     lines = []
     for e in entries:
         lines.append(f"{e.received_at:%Y-%m-%d %H:%M}\t{e.from_addr or '-'}\t{e.outcome}\t{e.reason}")
         for a in e.attachments:
             what = item_title(a.item, "") if a.item else ""
             lines.append(f"\t{a.filename or '（无名）'}\t{a.outcome}\t{what}\t{a.person or ''}\t{a.reason}")
+        for a in (assigned or {}).get(e.message_id, ()):
+            lines.append(f"\t→ 人力资源科已归属：{a.unit} {item_title(a.item)} {a.person or ''}（调整表第 {a.row} 行）")
     if outgoing:
         lines.append(f"\n需要人工处理的发出邮件（{len(outgoing)} 封）：")
         for row in outgoing:
