@@ -136,6 +136,33 @@ def test_adjustments_assign_a_held_document(settings):
     assert not [t for t in waiting() if t.kind == "待确认归属的文件"]
 
 
+def test_adjustments_held_file_of_a_mail_without_message_id_is_settled_by_received(settings):
+    """No 归属 row can name a mail without Message-ID: 待处理 proposes the 已收到 row of its day, which settles it."""
+    from bot.records import AttachmentLog, LogEntry, RawMessage, Recorded
+    from bot.reports.views import kept_aside_mail, log_entries, waiting_for_hr
+    from bot.store import Store
+
+    held = AttachmentLog("评议表,王.docx", "ignored", "待人力资源科确认：无法确定评议对象", item="leader_review",
+                         unit="合成车间", person=None, sha256="ab" * 32, saved_as="files/ab/x", held=True)
+    entry = LogEntry(None, "lijianguo@tengfei.example", at("2026-12-14T09:00"), "no_documents", attachments=[held])
+    with Store.open(settings.paths.data) as store:
+        store.record(Recorded(RawMessage("maildir:nomid", b"", at("2026-12-14T09:00")), entry, "h", [], []))
+    roster = load_roster(settings.config_dir)
+
+    def waiting():
+        rows = status_rows(settings, date(2026, 12, 15), roster)
+        return [t for t in waiting_for_hr(settings, roster, rows, log_entries(settings), kept_aside_mail(settings))
+                if t.kind == "待确认归属的文件"]
+
+    [todo] = waiting()
+    assert "归属" not in todo.fix.split("：", 1)[1]
+    assert todo.fix.endswith("合成车间,民主评议考核表（领导评价意见）,人员,已收到,2026-12-14,评议表，王.docx")
+    write(settings, "合成车间,民主评议考核表（领导评价意见）,王珺,已收到,2026-12-14,评议表，王.docx")
+    assert waiting() == []
+    row = row_of(status_rows(settings, date(2026, 12, 15), roster), "合成车间", "leader_review", "王珺")
+    assert row.state == "received"
+
+
 def test_adjustments_assign_shows_in_the_mail_log(settings, capsys):
     """`hrbot log` says where HR attributed a held message's file; the JSON adds `assigned`."""
     from bot.records import AttachmentLog, LogEntry, RawMessage, Recorded
