@@ -485,6 +485,7 @@ def test_imap_whole_intake_flow_records_confirms_once_and_leaves_mail_unread(dov
     from bot.demo import build_message
     from bot.poll import poll_once
     from bot.reports.views import log_entries
+    from bot.settings import load
     from parsers import forms
 
     report = ("王珺个人述职报告.docx", forms.fill_personal_report("合成车间", "王珺", "副职"))
@@ -529,6 +530,7 @@ def test_imap_stranger_mail_is_logged_from_its_structure_without_its_body(doveco
     from bot.demo import build_message
     from bot.poll import poll_once
     from bot.reports.views import log_entries
+    from bot.settings import load
     from parsers import forms
 
     report = ("王珺个人述职报告.docx", forms.fill_personal_report("合成车间", "王珺", "副职"))
@@ -596,3 +598,35 @@ def test_uid_sets_use_ranges_across_gaps_the_server_has():
 def test_batches_bounded_by_bytes_big_message_alone():
     metas = [Meta(uid, size, DAY) for uid, size in ((1, 5), (2, 5), (3, 50), (4, 1))]
     assert [[m.uid for m in b] for b in batches(metas, limit=10)] == [[1, 2], [3], [4]]
+
+
+def test_imap_held_mail_moved_to_its_folder_is_found_again_there(dovecot, config_dir, monkeypatch):
+    """With move_to, held mail leaves the inbox like any other; once the roster says whose it is, the
+    poll finds it again in move_to by its Message-ID and accepts it (it is not taken for gone)."""
+    from conftest import use_imap
+    from bot.demo import build_message
+    from bot.poll import poll_once
+    from bot.reports.views import log_entries
+    from bot.settings import load
+    from parsers import forms
+
+    use_imap(config_dir, dovecot, monkeypatch)
+    text = (config_dir / "settings.toml").read_text(encoding="utf-8")
+    (config_dir / "settings.toml").write_text(text.replace("timeout = 10", 'timeout = 10\nmove_to = "已处理"', 1),
+                                              encoding="utf-8")
+    settings = load(config_dir)
+    report = forms.fill_personal_report("合成车间", "刘洋", "科级干部")
+    raw = build_message("liu.yang@example.net", "刘洋", "hr@tengfei.example", "述职报告", "请查收。",
+                        [("刘洋述职报告.docx", report)], message_id="<moved@example.net>")
+    dovecot.append(raw, datetime.now(timezone.utc) - timedelta(hours=1))
+    assert [e.outcome for e in poll_once(settings).recorded] == ["unknown_sender"]
+    with dovecot.client() as c:
+        assert c.select_folder("INBOX", readonly=True)[b"EXISTS"] == 0
+        assert c.select_folder("已处理", readonly=True)[b"EXISTS"] == 1
+
+    people = config_dir / "people.csv"
+    people.write_text(people.read_text(encoding="utf-8").replace(
+        "liuyang@tengfei.example", "liuyang@tengfei.example;liu.yang@example.net"), encoding="utf-8")
+    assert [e.outcome for e in poll_once(settings).reexamined] == ["accepted"]
+    [entry] = log_entries(settings)
+    assert entry.outcome == "accepted" and not entry.gone

@@ -6,8 +6,9 @@ A source is a small class with the same four methods (as Django's mail backends 
     messages(store, wants_body=None) -> iterator of RawMessage not yet recorded, oldest first
     done(raw)                   the message was recorded (a source may move it, if configured)
     close()
-    fetch_again(source_key) -> RawMessage | None   a recorded message again, whole, to re-examine
-                                it (bot.reprocess); None when the mailbox no longer has it
+    fetch_again(source_key, message_id=None) -> RawMessage | None   a recorded message again, whole,
+                                to re-examine it (bot.reprocess); None when the mailbox no longer has
+                                it (IMAP also looks in move_to, by Message-ID)
 
 It never decides anything about a message: the intake does. `wants_body(header block) -> bool`
 is the intake's answer to "can this message's body carry a submission?": a source that can read
@@ -38,7 +39,7 @@ class Source(Protocol):
 
     def done(self, raw: RawMessage) -> None: ...
 
-    def fetch_again(self, source_key: str) -> RawMessage | None: ...
+    def fetch_again(self, source_key: str, message_id: str | None = None) -> RawMessage | None: ...
 
     def close(self) -> None: ...
 

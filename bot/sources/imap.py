@@ -123,11 +123,12 @@ class ImapSource:
         if upto > last_yielded and _checkpoint(store.get_state(self.state_key)) != (validity, upto):
             store.set_state(self.state_key, f"{validity}:{upto}")
 
-    def fetch_again(self, source_key: str) -> RawMessage | None:
+    def fetch_again(self, source_key: str, message_id: str | None = None) -> RawMessage | None:
         """The message the store knows as "imap:<folder>:<uidvalidity>:<uid>", whole (read with PEEK).
 
-        None when it is gone: expunged or moved away, another folder now, or the folder's UIDVALIDITY
-        changed (its UIDs then name other messages).
+        Not there (expunged or moved away, or the folder's UIDVALIDITY changed, so its UIDs name other
+        messages), it is looked for by `message_id` in `move_to`, where done() moved it. None when it
+        is in neither.
         """
         folder, validity, uid = source_key.removeprefix("imap:").rsplit(":", 2)
         if folder != self.folder:
@@ -135,13 +136,34 @@ class ImapSource:
         with self._errors(self.folder):
             if self._validity is None:  # selected once for a run of messages examined again
                 self._select()
-            if str(self._validity) != validity:
+            if str(self._validity) == validity:
+                metas = [m for m in fetch_meta(self._require(), uid) if m.uid == int(uid)]
+                bodies = fetch_bodies(self._client, metas, [int(uid)]) if metas else {}
+                if int(uid) in bodies:
+                    return RawMessage(source_key=source_key, data=bodies[int(uid)], received_at=metas[0].received_at)
+        if self.mailbox.move_to and message_id and message_id.isascii():
+            return self._moved(source_key, message_id)
+        return None
+
+    def _moved(self, source_key: str, message_id: str) -> RawMessage | None:
+        """The newest message in `move_to` whose Message-ID is exactly `message_id`, read whole."""
+        target = self.mailbox.move_to
+        with self._errors(target):
+            client = self._require()
+            if not client.folder_exists(target):
                 return None
-            metas = [m for m in fetch_meta(self._require(), uid) if m.uid == int(uid)]
-            bodies = fetch_bodies(self._client, metas, [int(uid)]) if metas else {}
-        if int(uid) not in bodies:
+            client.select_folder(target, readonly=True)
+            self._validity = None  # the source's own folder is selected again before it is read
+            found = client.search(["HEADER", "Message-ID", message_id])  # a substring match: checked below
+            if not found:
+                return None
+            metas = [m for m in fetch_meta(client, ",".join(map(str, sorted(found))), with_message_id=True)
+                     if m.message_id == message_id]
+            bodies = fetch_bodies(client, metas[-1:], [m.uid for m in metas]) if metas else {}
+        if not metas or metas[-1].uid not in bodies:
             return None
-        return RawMessage(source_key=source_key, data=bodies[int(uid)], received_at=metas[0].received_at)
+        log.info("imap: %s found again in %s by its Message-ID", source_key, target)
+        return RawMessage(source_key=source_key, data=bodies[metas[-1].uid], received_at=metas[-1].received_at)
 
     def done(self, raw: RawMessage) -> None:
         """Move the recorded message to `move_to`, when configured; otherwise leave it untouched."""
