@@ -279,13 +279,12 @@ class Store:
         return message
 
     def _insert_parts(self, message: int, entry: LogEntry, documents: list) -> None:
-        for position, a in enumerate(entry.attachments):
-            self.db.execute(
-                "INSERT INTO attachments (message, position, filename, outcome, reason, item, unit, person,"
-                " sha256, saved_as, held) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (message, position, a.filename, a.outcome, a.reason, a.item, a.unit, a.person, a.sha256,
-                 a.saved_as, int(a.held)),
-            )
+        self.db.executemany(
+            "INSERT INTO attachments (message, position, filename, outcome, reason, item, unit, person,"
+            " sha256, saved_as, held) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(message, position, a.filename, a.outcome, a.reason, a.item, a.unit, a.person, a.sha256, a.saved_as,
+              int(a.held)) for position, a in enumerate(entry.attachments)],
+        )
         for document, attachment in documents:
             self.db.execute(
                 "INSERT INTO documents (message, item, unit, person, received_at, sha256, warnings, meeting_date)"
@@ -517,7 +516,7 @@ class Store:
     # --- plumbing ---------------------------------------------------------
 
     def _transaction(self, durable: bool = False):
-        return _Transaction(self.db, durable, self.data_dir / STORE_FILE)
+        return _Transaction(self.db, durable, self.data_dir)
 
 
 class _Transaction:
@@ -526,10 +525,10 @@ class _Transaction:
     durable: committed with synchronous=FULL (fsync of the WAL), which also syncs every commit before it.
     """
 
-    def __init__(self, db: sqlite3.Connection, durable: bool, path: Path):
+    def __init__(self, db: sqlite3.Connection, durable: bool, data_dir: Path):
         self.db = db
         self.durable = durable
-        self.path = path
+        self.data_dir = data_dir  # the store's file named only in an error: a transaction a message costs no path
 
     def __enter__(self):
         try:
@@ -537,7 +536,7 @@ class _Transaction:
                 self.db.execute("PRAGMA synchronous=FULL")  # only outside a transaction
             self.db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as e:
-            raise store_error(self.path, e) from e
+            raise store_error(self.data_dir / STORE_FILE, e) from e
 
     def __exit__(self, exc_type, exc, tb):
         try:
@@ -549,10 +548,10 @@ class _Transaction:
                 self.db.execute("PRAGMA synchronous=NORMAL")
         except sqlite3.Error as e:
             if exc_type is None:
-                raise store_error(self.path, e) from e
+                raise store_error(self.data_dir / STORE_FILE, e) from e
             # The first error is the one to report; this one followed from it.
         if isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.IntegrityError):
-            raise store_error(self.path, exc) from exc
+            raise store_error(self.data_dir / STORE_FILE, exc) from exc
         return False
 
 

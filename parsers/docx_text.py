@@ -7,6 +7,7 @@ import re
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from lxml import etree
 
@@ -133,9 +134,16 @@ Children = Iterable[etree._Element]
 
 def _local(el: etree._Element) -> str | None:
     """The local name of a WordprocessingML element ("mc:…" for markup compatibility), else None."""
-    if not isinstance(el.tag, str):
+    tag = el.tag
+    if not isinstance(tag, str):
         return None  # comments and processing instructions
-    qname = etree.QName(el)
+    return _local_of_tag(tag)
+
+
+# A document has a few dozen distinct tags and tens of thousands of elements: each tag is split once.
+@lru_cache(maxsize=1024)
+def _local_of_tag(tag: str) -> str:
+    qname = etree.QName(tag)
     if qname.namespace in _W:
         return qname.localname
     if qname.namespace == _MC:

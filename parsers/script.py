@@ -25,6 +25,18 @@ def to_simplified(text: str) -> str:
     """The text in Simplified characters (考覈 → 考核, 陳靜 → 陈静); Simplified text is unchanged."""
     if not text:
         return ""
+    if len(text) <= _LINE_CHARS:
+        return _simplified_line(text)
+    return _converter().convert(text)
+
+
+# A document's lines are converted by more than one reader (its fields, then the checks of its
+# headings): a line is converted once. Longer texts (a mail's) are not kept.
+_LINE_CHARS = 500
+
+
+@lru_cache(maxsize=2048)
+def _simplified_line(text: str) -> str:
     return _converter().convert(text)
 
 

@@ -144,6 +144,11 @@ def _rss() -> int:
         return int(f.read().split()[1]) * resource.getpagesize()
 
 
+_UNTYPED_AFTER_CUT = (
+    b'Content-Type: multipart/digest; boundary="d"\r\n\r\n--d\r\nContent-Type: application/pdf\r\n'
+    b'Content-Transfer-Encoding: base64\r\n\r\nQUFB\r\n--d\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+    b'U3ViamVjdDogeAoKYm9keQo=\r\n--d--\r\n')
+
 # Found by review with a MIME fuzzer: each once made the cut parse differ from the uncut one.
 _EDGES = {
     "eleven cuts and a base64 forward (a token the start of another)": (
@@ -162,6 +167,7 @@ _EDGES = {
     "untyped part of a digest (message/rfc822 by default)": (
         b'Content-Type: multipart/digest; boundary="d"\n\n--d\nContent-Transfer-Encoding: base64\n\n'
         b'U3ViamVjdDogeAoKYm9keQo=\n--d--\n'),
+    "untyped part of a digest after a cut one (CRLF)": _UNTYPED_AFTER_CUT,
     "base64 body after a blank line": (
         b'Content-Type: multipart/mixed; boundary="o"\n\n--o\nContent-Type: application/pdf\n'
         b'Content-Transfer-Encoding: base64\n\n\nQUFB\n--o--\n'),
@@ -172,6 +178,13 @@ _EDGES = {
 def test_edge_cases_read_the_same_cut_or_not(raw, monkeypatch):
     cut, whole = _both(raw, monkeypatch)
     assert cut == whole
+
+
+def test_cut_big_bodies_takes_no_type_for_a_part_from_the_part_cut_before_it():
+    # The search for the second part's type starts after the first body: the first part's type is not its own.
+    assert _cut_count(_UNTYPED_AFTER_CUT) == 1
+    assert _cut_count(_UNTYPED_AFTER_CUT.replace(b"--d\r\nContent-Transfer", b"--d\r\nContent-Type: image/png\r\n"
+                                                                           b"Content-Transfer")) == 2
 
 
 def test_body_with_a_blank_line_before_its_boundary_is_still_decoded_from_the_raw_bytes(monkeypatch):

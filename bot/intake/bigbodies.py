@@ -81,7 +81,8 @@ def cut_big_bodies(raw: bytes) -> tuple[bytes, dict[str, Cut]]:
             break
         start = blank.end()
         end = pos = _body_end(raw, start)
-        if (end - start < CUT_BYTES or not _cuttable_type(raw, header.start(), blank.start())
+        last = next(reversed(cuts.values()), None)
+        if (end - start < CUT_BYTES or not _cuttable_type(raw, header.start(), blank.start(), last)
                 or not _BASE64_FIRST.match(raw, start) or not _BASE64_TEXT.fullmatch(raw, start, end)):
             continue
         # Fixed width: no token is the start of another (put back by str.replace, in any order).
@@ -106,15 +107,28 @@ def _body_end(raw: bytes, start: int) -> int:
     return end
 
 
-def _cuttable_type(raw: bytes, field: int, block_end: int) -> bool:
+def _cuttable_type(raw: bytes, field: int, block_end: int, last: Cut | None) -> bool:
     """Whether the header block around `field` declares a type whose body the parser keeps as text.
 
     Not message/* (nor an untyped part, which a digest reads as message/rfc822): the parser reads
     those bodies as header blocks, where a cut's first lines would be read otherwise than the token.
+    The block starts after the last blank line before `field`, which is never before the one that
+    ends the header block of `last` (the body cut before this one); `last` itself holds only the
+    base64 alphabet and line breaks, so no header line is in it and its bytes are not searched again.
     """
-    block_start = max(raw.rfind(b"\n\n", 0, field), raw.rfind(b"\n\r\n", 0, field), 0)
-    declared = _CONTENT_TYPE.search(raw, block_start, block_end)
+    # That blank line ("\n\n" or "\n\r\n") begins at most 3 bytes before the body it introduces.
+    block_start = max(_last_blank_line(raw, max(last.start - 3, 0) if last else 0, field), 0)
+    declared = None
+    if last and last.end > block_start:
+        declared = _CONTENT_TYPE.search(raw, block_start, max(block_start, last.start))
+        block_start = last.end
+    declared = declared or _CONTENT_TYPE.search(raw, block_start, block_end)
     return declared is not None and declared.group(1).lower() not in (b"message", b"multipart")
+
+
+def _last_blank_line(raw: bytes, start: int, end: int) -> int:
+    """Where the last blank line in raw[start:end] begins (its first line break), -1 when there is none."""
+    return max(raw.rfind(b"\n\n", start, end), raw.rfind(b"\n\r\n", start, end))
 
 
 def restore(msg: Message, cuts: dict[str, Cut]) -> None:

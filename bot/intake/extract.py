@@ -37,7 +37,7 @@ def documents(job: Job, ctx: Context) -> None:
         if recognition.held:  # kept for HR to attribute: bytes saved, what is known recorded
             entry.held = True
             entry.item, entry.unit, entry.person = recognition.item, recognition.unit, recognition.person
-            entry.saved_as = save(ctx.store.data_dir, part.data)
+            entry.saved_as = save(ctx.store.data_dir, part.data, sha)
             continue
         if recognition.outcome != ACCEPTED or not recognition.documents:
             continue
@@ -47,7 +47,7 @@ def documents(job: Job, ctx: Context) -> None:
             entry.outcome, entry.reason = DUPLICATE, "内容与此前收到的文件相同"
             duplicates += 1
             continue
-        entry.saved_as = save(ctx.store.data_dir, part.data)
+        entry.saved_as = save(ctx.store.data_dir, part.data, sha)
         job.documents.extend((d, entry) for d in recognition.documents)
     request = parsers.find_meeting_request(job.mail, job.sender, ctx.roster, year)
     if request is not None and not any(d.item == request.item for d, _ in job.documents):
@@ -86,9 +86,8 @@ def _recognise(part: Part, job: Job, ctx: Context) -> Recognition:
         return Recognition(outcome=REJECTED, reason=f"无法读取：{reason}")
 
 
-def save(data_dir: Path, data: bytes) -> str:
-    """Keep an accepted file under a name of our own (its sha256), never the sender's."""
-    sha = hashlib.sha256(data).hexdigest()
+def save(data_dir: Path, data: bytes, sha: str) -> str:
+    """Keep an accepted file under a name of our own (its sha256, given), never the sender's."""
     folder = data_dir / "files" / sha[:2]
     # mkdir(parents=True) would make "files" with the umask's mode: each level is made 0700 itself.
     try:

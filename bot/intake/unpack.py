@@ -224,10 +224,10 @@ def _type_of(name: str) -> str:
 def _looks_like_mail(data: bytes) -> bool:
     """Whether bytes are an RFC 5322 message (an .eml sent as octet-stream): a header block with From and more."""
     head = data[:8192].lstrip(b"\r\n")
+    if not _HEADER_LINE.match(head):  # the first line (a header line never spans two): most files stop here
+        return False
     block = re.split(rb"\r?\n\r?\n", head, maxsplit=1)[0]
     lines = block.splitlines()
-    if not lines or not _HEADER_LINE.match(lines[0]):
-        return False
     if not all(_HEADER_LINE.match(line) or line[:1] in (b" ", b"\t") for line in lines):
         return False
     found = {m.group(1).lower() for m in _MAIL_HEADERS.finditer(block)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import binascii
 import email.utils
+import functools
 import re
 import unicodedata
 import urllib.parse
@@ -250,20 +251,41 @@ def sender(value: str | None, hint: str | None = None) -> tuple[str | None, str]
     """
     if not value:
         return None, ""
+    if value.isascii():
+        found = _ascii_sender(value)
+        if found is not None:
+            return found
     for text in (unfold(value), decode_words(value, hint)):
-        words = [m.group(0) for m in ENCODED_WORD.finditer(text)]
-        masked = _stash(text)
-        pairs = email.utils.getaddresses([masked])
-        angle = _ANGLE.search(_QUOTED.sub('""', masked))
-        address = angle.group(1) if angle else next((a for _, a in pairs if "@" in a), None)
-        if address:
-            name = next((n for n, a in pairs if a == address and n), "")
-            if not name and angle:
-                name = masked[: angle.start()].strip().strip('"')
-            name = _STASHED.sub(lambda m: words[int(m.group(1))], name)
-            # Raw 8-bit in the address itself: UTF-8 (RFC 6531) or whatever the sender used.
-            return decode_raw(to_bytes(address), hint).lower(), decode_words(name, hint).strip()
+        found = _reading(text, hint)
+        if found is not None:
+            return found
     return None, decode_words(value, hint).strip()
+
+
+# The triage reads each new message's From, then decode reads it again: the first reading of an
+# ASCII header is remembered for that. It cannot depend on the hint, which only ever decodes raw
+# 8-bit bytes: every piece of it is ASCII or an encoded word, decoded by its own charset.
+@functools.lru_cache(maxsize=1024)
+def _ascii_sender(value: str) -> tuple[str | None, str] | None:
+    """sender() of an ASCII header when its first reading finds an address, else None."""
+    return _reading(unfold(value), None)
+
+
+def _reading(text: str, hint: str | None) -> tuple[str, str] | None:
+    """(address, name) as one reading of a From text finds them, or None without an address."""
+    words = [m.group(0) for m in ENCODED_WORD.finditer(text)]
+    masked = _stash(text)
+    pairs = email.utils.getaddresses([masked])
+    angle = _ANGLE.search(_QUOTED.sub('""', masked))
+    address = angle.group(1) if angle else next((a for _, a in pairs if "@" in a), None)
+    if not address:
+        return None
+    name = next((n for n, a in pairs if a == address and n), "")
+    if not name and angle:
+        name = masked[: angle.start()].strip().strip('"')
+    name = _STASHED.sub(lambda m: words[int(m.group(1))], name)
+    # Raw 8-bit in the address itself: UTF-8 (RFC 6531) or whatever the sender used.
+    return decode_raw(to_bytes(address), hint).lower(), decode_words(name, hint).strip()
 
 
 def _stash(text: str) -> str:
