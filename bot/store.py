@@ -501,12 +501,18 @@ class Store:
         return json.loads(row[0]) if row else None
 
     def cancel_if_queued(self, outbox_id: int, reason: str) -> bool:
-        """Withdraw a mail that has not started going out; False if a sender already took it."""
+        """Withdraw a mail that has not started going out; False if a sender already took it.
+
+        A withdrawn reminder was never sent: its note in `reminders` goes too, so the days and
+        windows of later reminders (and another one the same day) are judged without it.
+        """
         with self._transaction():
             cursor = self.db.execute(
                 "UPDATE outbox SET state = ?, last_error = ? WHERE id = ? AND state = ?",
                 (CANCELLED, reason, outbox_id, QUEUED),
             )
+            if cursor.rowcount == 1:
+                self.db.execute("DELETE FROM reminders WHERE outbox = ?", (outbox_id,))
         return cursor.rowcount == 1
 
     def reminders_sent(self) -> list[tuple[date, str, list]]:

@@ -349,3 +349,23 @@ def test_an_exemption_withdraws_the_reminder_still_queued_and_send_says_so(confi
         [row] = store.outbox("cancelled")
         assert row.id == queued.id and row.last_error == WITHDRAWN_REASON
         assert not [r for r in store.outbox("sent") if r.kind == "reminder"]
+        assert store.reminders_sent() == []  # withdrawn: never sent, so later windows do not count it
+
+    (config_dir / "adjustments.csv").unlink()  # the exemption was a mistake: the reminder is due again today
+    assert any(line.startswith("已写入提醒") for line in remind(settings, date(2026, 9, 23)))
+
+
+def test_a_check_that_fails_does_not_hold_back_the_mail_that_waits(config_dir, monkeypatch):
+    """Whatever stops the withdrawal check is logged; sending goes on."""
+    from bot.cli import main
+
+    settings = season(config_dir)
+    remind(settings, date(2026, 9, 23))
+
+    def broken(*args):
+        raise OSError("a file HR left open")
+
+    monkeypatch.setattr("bot.out.reminders.season_status", broken)
+    assert main(["--config", str(config_dir), "send"]) == 0
+    with Store.open(settings.paths.data) as store:
+        assert [r.kind for r in store.outbox("queued")] == []

@@ -93,7 +93,7 @@ def _folder_files(config_dir: Path, zone: ZoneInfo) -> list[tuple[Path, datetime
     if not folder.is_dir():  # the usual case: no openpyxl import, no cost for status and reminders
         return []
     return [(path, datetime.fromtimestamp(path.stat().st_mtime, zone))
-            for path in sorted(folder.glob("*.xlsx")) if not path.name.startswith("~$")]
+            for path in sorted(folder.glob("*.xlsx")) if not path.name.startswith("~$") and path.is_file()]
 
 
 def _read(data: bytes, roster: Roster):

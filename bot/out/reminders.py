@@ -9,7 +9,6 @@ from datetime import date, datetime
 from bot.out.forms import blank_form_attachments, form_names
 from bot.season.items import HEAD_AND_WRITER, REVIEWER, TABLE, UNION_CHAIR, item_title
 from bot.out.outbox import compose, to_script, write_files
-from bot.errors import ConfigError
 from bot.records import OVERDUE, PENDING, QUEUED, REMINDER, Outgoing, Person, Roster, StatusRow
 from bot.reports.views import season_status
 from bot.season.roster import load_roster
@@ -274,8 +273,9 @@ def withdraw_answered(settings: Settings, store: Store, today: date) -> int:
     try:
         roster = load_roster(settings.config_dir)
         rows = season_status(settings, WorkCalendar.load(settings.config_dir), roster, store, today)
-    except ConfigError as error:
-        log.warning("reminders: not checked before sending, the config folder has a mistake: %s", error)
+    except Exception as error:  # noqa: BLE001 - whatever stops the check must not stop the mail that waits
+        log.warning("reminders: queued reminders not checked before sending (%s: %s)", type(error).__name__, error,
+                    exc_info=log.isEnabledFor(logging.DEBUG))
         return 0
     owed = {(row.unit, row.item, row.person) for row in rows if still_owed(roster, row)}
     withdrawn = 0
