@@ -72,7 +72,7 @@ def reexamine(settings: Settings, store: Store, source, roster: Roster, calendar
 
 
 def _fetch(source, data_dir: Path, message: StoredMessage) -> RawMessage | None:
-    raw = source.fetch_again(message.source_key, message.message_id)
+    raw = source.fetch_again(message.source_key, message.message_id, message.received_at)
     if raw is None and message.quarantined_as:
         try:
             data = (data_dir / message.quarantined_as).read_bytes()

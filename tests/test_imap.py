@@ -630,3 +630,35 @@ def test_imap_held_mail_moved_to_its_folder_is_found_again_there(dovecot, config
     assert [e.outcome for e in poll_once(settings).reexamined] == ["accepted"]
     [entry] = log_entries(settings)
     assert entry.outcome == "accepted" and not entry.gone
+
+
+def test_imap_moved_mails_sharing_a_message_id_each_come_back_as_themselves(dovecot, config_dir, monkeypatch):
+    """A scanner reuses its Message-ID: two held mails moved to move_to are each found again by their
+    arrival time, so neither brings back the other's documents."""
+    from conftest import use_imap
+    from bot.demo import build_message
+    from bot.poll import poll_once
+    from bot.reports.views import log_entries
+    from bot.settings import load
+    from parsers import forms
+
+    use_imap(config_dir, dovecot, monkeypatch)
+    text = (config_dir / "settings.toml").read_text(encoding="utf-8")
+    (config_dir / "settings.toml").write_text(text.replace("timeout = 10", 'timeout = 10\nmove_to = "已处理"', 1),
+                                              encoding="utf-8")
+    settings = load(config_dir)
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    for hours, name, role in ((3, "刘洋", "科级干部"), (1, "王珺", "副职")):
+        raw = build_message("scan@example.net", "扫描仪", "hr@tengfei.example", "扫描", "请查收。",
+                            [(f"{name}述职报告.docx", forms.fill_personal_report("合成车间", name, role))],
+                            message_id="<scan@example.net>")
+        dovecot.append(raw, now - timedelta(hours=hours))
+    assert [e.outcome for e in poll_once(settings).recorded] == ["unknown_sender", "unknown_sender"]
+    people = config_dir / "people.csv"
+    people.write_text(people.read_text(encoding="utf-8").replace(
+        "liuyang@tengfei.example", "liuyang@tengfei.example;scan@example.net"), encoding="utf-8")
+    poll_once(settings)
+    first, second = log_entries(settings)
+    assert [(a.filename, a.outcome, a.person) for a in first.attachments] == [("刘洋述职报告.docx", "accepted", "刘洋")]
+    assert [(a.filename, a.person) for a in second.attachments] == [("王珺述职报告.docx", "王珺")]
+    assert not first.gone and not second.gone and second.outcome != "duplicate"

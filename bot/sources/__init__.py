@@ -6,9 +6,9 @@ A source is a small class with the same four methods (as Django's mail backends 
     messages(store, wants_body=None) -> iterator of RawMessage not yet recorded, oldest first
     done(raw)                   the message was recorded (a source may move it, if configured)
     close()
-    fetch_again(source_key, message_id=None) -> RawMessage | None   a recorded message again, whole,
+    fetch_again(source_key, message_id, received_at) -> RawMessage | None   a recorded message again, whole,
                                 to re-examine it (bot.reprocess); None when the mailbox no longer has
-                                it (IMAP also looks in move_to, by Message-ID)
+                                it (IMAP also looks in move_to, by Message-ID and arrival)
 
 It never decides anything about a message: the intake does. `wants_body(header block) -> bool`
 is the intake's answer to "can this message's body carry a submission?": a source that can read
@@ -29,6 +29,8 @@ from bot.sources.imap import ImapSource
 from bot.sources.maildir import MaildirSource
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from bot.records import RawMessage
 
 
@@ -39,7 +41,8 @@ class Source(Protocol):
 
     def done(self, raw: RawMessage) -> None: ...
 
-    def fetch_again(self, source_key: str, message_id: str | None = None) -> RawMessage | None: ...
+    def fetch_again(self, source_key: str, message_id: str | None = None,
+                    received_at: datetime | None = None) -> RawMessage | None: ...
 
     def close(self) -> None: ...
 

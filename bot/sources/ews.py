@@ -185,7 +185,8 @@ class EwsSource:
                 break
             state = new_state
 
-    def fetch_again(self, source_key: str, message_id: str | None = None) -> RawMessage | None:
+    def fetch_again(self, source_key: str, message_id: str | None = None,
+                    received_at: datetime | None = None) -> RawMessage | None:
         """The item the store knows as "ews:<item id>", as MIME; None when Exchange no longer has it."""
         if self.account is None:
             self.open()

@@ -17,6 +17,7 @@ import contextlib
 import logging
 import threading
 import time
+from datetime import datetime
 from typing import Callable, Iterator, NamedTuple
 
 from imapclient import DELETED, IMAPClient
@@ -123,12 +124,14 @@ class ImapSource:
         if upto > last_yielded and _checkpoint(store.get_state(self.state_key)) != (validity, upto):
             store.set_state(self.state_key, f"{validity}:{upto}")
 
-    def fetch_again(self, source_key: str, message_id: str | None = None) -> RawMessage | None:
+    def fetch_again(self, source_key: str, message_id: str | None = None,
+                    received_at: datetime | None = None) -> RawMessage | None:
         """The message the store knows as "imap:<folder>:<uidvalidity>:<uid>", whole (read with PEEK).
 
         Not there (expunged or moved away, or the folder's UIDVALIDITY changed, so its UIDs name other
-        messages), it is looked for by `message_id` in `move_to`, where done() moved it. None when it
-        is in neither.
+        messages), it is looked for in `move_to`, where done() moved it: the one message with this
+        Message-ID and this arrival time (MOVE and COPY keep INTERNALDATE). None when it is in neither,
+        or when two there fit: a reused Message-ID must not bring back another mail's documents.
         """
         folder, validity, uid = source_key.removeprefix("imap:").rsplit(":", 2)
         if folder != self.folder:
@@ -141,12 +144,12 @@ class ImapSource:
                 bodies = fetch_bodies(self._client, metas, [int(uid)]) if metas else {}
                 if int(uid) in bodies:
                     return RawMessage(source_key=source_key, data=bodies[int(uid)], received_at=metas[0].received_at)
-        if self.mailbox.move_to and message_id and message_id.isascii():
-            return self._moved(source_key, message_id)
+        if self.mailbox.move_to and message_id and message_id.isascii() and received_at is not None:
+            return self._moved(source_key, message_id, received_at)
         return None
 
-    def _moved(self, source_key: str, message_id: str) -> RawMessage | None:
-        """The newest message in `move_to` whose Message-ID is exactly `message_id`, read whole."""
+    def _moved(self, source_key: str, message_id: str, received_at: datetime) -> RawMessage | None:
+        """The one message in `move_to` with this Message-ID (whitespace aside) that arrived at `received_at`."""
         target = self.mailbox.move_to
         with self._errors(target):
             client = self._require()
@@ -154,16 +157,22 @@ class ImapSource:
                 return None
             client.select_folder(target, readonly=True)
             self._validity = None  # the source's own folder is selected again before it is read
-            found = client.search(["HEADER", "Message-ID", message_id])  # a substring match: checked below
+            found = client.search(["HEADER", "Message-ID", message_id.strip("<>")])  # substring: checked below
             if not found:
                 return None
+            wanted = " ".join(message_id.split())
             metas = [m for m in fetch_meta(client, ",".join(map(str, sorted(found))), with_message_id=True)
-                     if m.message_id == message_id]
-            bodies = fetch_bodies(client, metas[-1:], [m.uid for m in metas]) if metas else {}
-        if not metas or metas[-1].uid not in bodies:
+                     if m.message_id is not None and " ".join(m.message_id.split()) == wanted
+                     and abs((m.received_at - received_at).total_seconds()) < 1]
+            if len(metas) != 1:
+                if metas:
+                    log.warning("imap: %s: %d messages in %s fit; none is taken", source_key, len(metas), target)
+                return None
+            bodies = fetch_bodies(client, metas, [m.uid for m in metas])
+        if metas[0].uid not in bodies:
             return None
-        log.info("imap: %s found again in %s by its Message-ID", source_key, target)
-        return RawMessage(source_key=source_key, data=bodies[metas[-1].uid], received_at=metas[-1].received_at)
+        log.info("imap: %s found again in %s", source_key, target)
+        return RawMessage(source_key=source_key, data=bodies[metas[0].uid], received_at=metas[0].received_at)
 
     def done(self, raw: RawMessage) -> None:
         """Move the recorded message to `move_to`, when configured; otherwise leave it untouched."""

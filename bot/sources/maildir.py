@@ -56,7 +56,8 @@ class MaildirSource:
                 continue
             yield RawMessage(source_key=key, data=data, received_at=received_at)
 
-    def fetch_again(self, source_key: str, message_id: str | None = None) -> RawMessage | None:
+    def fetch_again(self, source_key: str, message_id: str | None = None,
+                    received_at: datetime | None = None) -> RawMessage | None:
         """The delivery the store knows as source_key ("maildir:<name>"), whole; None if it is gone."""
         name = source_key.removeprefix("maildir:")
         for sub in ("new", "cur"):
