@@ -7,13 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.season.adjustments import ASSIGN, Adjustment, unknown_messages
-from bot.records import FAILED, NO_DOCUMENTS, REJECTED, UNCERTAIN, UNKNOWN_SENDER, LogEntry, OutboxRow, Roster, StatusRow
+from bot.records import (FAILED, NO_DOCUMENTS, REJECTED, RETRYABLE_REJECTIONS, UNCERTAIN, UNKNOWN_SENDER, LogEntry,
+                         OutboxRow, Roster, StatusRow)
 from bot.season.items import item_title
-from bot.reprocess import RETRYABLE_REJECTIONS
 from bot.season.roster import ADJUSTMENTS_FILE, PEOPLE_FILE, gaps
 
 HELD_MAIL, HELD_FILE, REFUSED, GONE, ROSTER, SENDING, DEADLINE, ADJUSTMENT = (
     "待确认的邮件", "待确认归属的文件", "已拒收的邮件", "邮箱中已找不到", "名单缺项", "发出的邮件", "截止日期暂定", "调整表")
+# A stranger's line names this many of its files, then how many in all.
+STRANGER_FILES_SHOWN = 3
 
 
 @dataclass(frozen=True)
@@ -36,11 +38,19 @@ def waiting(roster: Roster, log: list[LogEntry], rows: list[StatusRow], kept_asi
     # Each 归属 row settles one held file of its message (bot.season.deadlines.reattributed).
     assigned = Counter(a.message_id for a in adjustments if a.action == ASSIGN and a.arrived is not None)
     todo: list[Todo] = []
+    # A working inbox gets thousands of strangers' mails with attachments; one fix (the address in
+    # people.csv) settles all of a sender's, so each sender is one line, placed at its latest mail.
+    strangers: dict[str | None, list[LogEntry]] = {}
     for entry in log:
         settled = assigned.get(entry.message_id, 0)
         if settled and settled >= sum(1 for a in entry.attachments if a.held):
             continue  # HR attributed it: it waits no more
+        if _from_stranger(entry):
+            strangers.setdefault(entry.from_addr, []).append(entry)
+            continue
         todo.extend(_mail(entry, roster, settled))
+    if strangers:
+        todo = sorted(todo + [_strangers_mail(entries) for entries in strangers.values()], key=lambda t: t.when)
     for unit, what, fix in gaps(roster, requested_meetings):
         todo.append(Todo(ROSTER, None, unit, what, fix))
     for row in kept_aside:
@@ -59,20 +69,36 @@ def waiting(roster: Roster, log: list[LogEntry], rows: list[StatusRow], kept_asi
     return todo
 
 
+def _from_stranger(entry: LogEntry) -> bool:
+    """Held because its sender is off the roster, with files that may be a cadre's from a private address."""
+    return not entry.gone and entry.outcome == UNKNOWN_SENDER and any(a.filename for a in entry.attachments)
+
+
+def _strangers_mail(entries: list[LogEntry]) -> Todo:
+    """One sender's held mail: the one message as it is, or how many, the latest subject and some file names."""
+    latest = entries[-1]
+    who = latest.from_addr or "（无发件人）"
+    files = [a.filename for e in entries for a in e.attachments if a.filename]
+    fix = f"如是名单中某人的地址：在 {PEOPLE_FILE} 此人的“邮箱”格末尾加上 ;{who}，保存后下次收取自动重新处理"
+    if len(entries) == 1:
+        mid = latest.message_id or "（无 Message-ID）"
+        return Todo(HELD_MAIL, latest.received_at, who,
+                    f"「{latest.subject or '无主题'}」：发件人不在名单中，附件 {'、'.join(files)} 未登记",
+                    f"{fix}（或运行 hrbot reprocess --message {mid}）")
+    shown = "、".join(files[:STRANGER_FILES_SHOWN]) + (f" 等 {len(files)} 个" if len(files) > STRANGER_FILES_SHOWN else "")
+    return Todo(HELD_MAIL, latest.received_at, who,
+                f"{len(entries)} 封邮件（最近一封「{latest.subject or '无主题'}」）：发件人不在名单中，附件 {shown} 未登记",
+                f"{fix}（或运行 hrbot reprocess --all-held）；逐封见 hrbot log")
+
+
 def _mail(entry: LogEntry, roster: Roster, settled: int = 0) -> list[Todo]:
     who = entry.from_addr or "（无发件人）"
     subject = f"「{entry.subject or '无主题'}」"
     mid = entry.message_id or "（无 Message-ID）"
-    files = [a.filename for a in entry.attachments if a.filename]
     if entry.gone:
         return [Todo(GONE, entry.received_at, who, f"{subject}：要重新处理时，邮箱中已找不到此邮件",
                      "在邮箱（含已删除邮件）中找到后转发到本邮箱；或按纸质收件在 "
                      f"{ADJUSTMENTS_FILE} 添加：单位,材料,人员,已收到,收到日期,说明")]
-    if entry.outcome == UNKNOWN_SENDER and files:
-        return [Todo(HELD_MAIL, entry.received_at, who,
-                     f"{subject}：发件人不在名单中，附件 {'、'.join(files)} 未登记",
-                     f"如是名单中某人的地址：在 {PEOPLE_FILE} 此人的“邮箱”格末尾加上 ;{who}，保存后下次收取自动重新处理"
-                     f"（或运行 hrbot reprocess --message {mid}）")]
     held = [a for a in entry.attachments if a.held][settled:]
     if held:
         return [Todo(HELD_FILE, entry.received_at, _name(who, roster),
