@@ -88,7 +88,7 @@ def _strangers_mail(entries: list[LogEntry]) -> Todo:
     shown = "、".join(files[:STRANGER_FILES_SHOWN]) + (f" 等 {len(files)} 个" if len(files) > STRANGER_FILES_SHOWN else "")
     return Todo(HELD_MAIL, latest.received_at, who,
                 f"{len(entries)} 封邮件（最近一封「{latest.subject or '无主题'}」）：发件人不在名单中，附件 {shown} 未登记",
-                f"{fix}（或运行 hrbot reprocess --all-held）；逐封见 hrbot log")
+                f"{fix}（或运行 hrbot reprocess --all-held）；每封邮件见跟踪表文件夹中的邮件日志 CSV 或 hrbot log")
 
 
 def _mail(entry: LogEntry, roster: Roster, settled: int = 0) -> list[Todo]:
