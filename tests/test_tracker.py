@@ -234,6 +234,17 @@ def test_tracker_import_does_not_load_a_spreadsheet_library():
     assert out.stdout.strip() == "False"
 
 
+def test_tracker_views_do_not_load_the_document_readers():
+    """status, tracker and remind (bot.reports.views) read no document unless tallies/ holds a sheet."""
+    import subprocess
+
+    code = ("import sys, bot.cli, bot.reports.views, bot.out.reminders; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'parsers', 'opencc', 'openpyxl', 'docx'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[1], check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_tracker_control_characters_and_overlong_text_are_cut_to_what_excel_stores(tmp_path, rows, roster):
     subject = "周报\x01\x1f" + "长" * 40000
     log = [LogEntry("<c@x>", "x@y.example", datetime(2026, 12, 8, 1, 0, tzinfo=timezone.utc), NO_DOCUMENTS,
