@@ -76,7 +76,7 @@ def _from_stranger(entry: LogEntry) -> bool:
 
 def _strangers_mail(entries: list[LogEntry]) -> Todo:
     """One sender's held mail: the one message as it is, or how many, the latest subject and some file names."""
-    latest = entries[-1]
+    latest = max(entries, key=lambda e: e.received_at)
     who = latest.from_addr or "（无发件人）"
     files = [a.filename for e in entries for a in e.attachments if a.filename]
     fix = f"如是名单中某人的地址：在 {PEOPLE_FILE} 此人的“邮箱”格末尾加上 ;{who}，保存后下次收取自动重新处理"
