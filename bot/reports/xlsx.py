@@ -135,7 +135,8 @@ class Workbook:
 
     def save(self, handle: BinaryIO) -> None:
         names = [s.name for s in self.sheets]
-        with zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as package:
+        # The fastest deflate: a full season's workbook is 0.5 MB instead of 0.4, written in a third of the time.
+        with zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as package:
             package.writestr("[Content_Types].xml", self._content_types())
             package.writestr("_rels/.rels", f'{_HEAD}<Relationships xmlns="{_PACKAGE_REL}"><Relationship Id="rId1" '
                                             f'Type="{_REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>')
