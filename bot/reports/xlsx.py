@@ -51,7 +51,7 @@ class Sheet:
         self._rows: list[str] = []
         self._widths: list[float] = []
         self._frozen = 0
-        self._filter: str | None = None
+        self.filter: str | None = None  # the filtered range, as A1:K9
         self._last = (0, 0)  # the highest row and column written, for the dimension
 
     def set_widths(self, widths: list[float]) -> None:
@@ -64,7 +64,7 @@ class Sheet:
 
     def autofilter(self, first_row: int, last_row: int, last_col: int) -> None:
         """Filter buttons on `first_row` (from 0) over columns A to `last_col`, down to `last_row`."""
-        self._filter = f"A{first_row + 1}:{_COLUMNS[last_col]}{last_row + 1}"
+        self.filter = f"A{first_row + 1}:{_COLUMNS[last_col]}{last_row + 1}"
 
     def write_row(self, row: int, cells: list[Cell]) -> None:
         """Row `row` (from 0, after any row written before) with its cells in column order."""
@@ -97,7 +97,7 @@ class Sheet:
                 f'<sheetViews>{view}</sheetViews><sheetFormatPr defaultRowHeight="15"/>'
                 + (f"<cols>{widths}</cols>" if widths else "")
                 + f'<sheetData>{"".join(self._rows)}</sheetData>'
-                + (f'<autoFilter ref="{self._filter}"/>' if self._filter else "")
+                + (f'<autoFilter ref="{self.filter}"/>' if self.filter else "")
                 + f"{_MARGINS}</worksheet>")
 
 
@@ -165,8 +165,8 @@ class Workbook:
         # Excel names each sheet's filter range so; without the name it still filters, but repairs nothing.
         filters = "".join(
             f'<definedName name="_xlnm._FilterDatabase" localSheetId="{n}" hidden="1">'
-            f"{_text(_quoted(s.name))}!{_absolute(s._filter)}</definedName>"
-            for n, s in enumerate(self.sheets) if s._filter)
+            f"{_text(_quoted(s.name))}!{_absolute(s.filter)}</definedName>"
+            for n, s in enumerate(self.sheets) if s.filter)
         return (f'{_HEAD}<workbook xmlns="{_MAIN}" xmlns:r="{_REL}"><bookViews><workbookView/></bookViews>'
                 f"<sheets>{sheets}</sheets>" + (f"<definedNames>{filters}</definedNames>" if filters else "")
                 + "</workbook>")
