@@ -162,7 +162,7 @@ class Workbook:
     def _workbook(self, names: list[str]) -> str:
         sheets = "".join(f'<sheet name="{_attribute(name)}" sheetId="{n}" r:id="rId{n}"/>'
                          for n, name in enumerate(names, start=1))
-        # Excel names each sheet's filter range so; without the name it still filters, but repairs nothing.
+        # Excel itself names each sheet's filter range so (a hidden name); the file reads as Excel would save it.
         filters = "".join(
             f'<definedName name="_xlnm._FilterDatabase" localSheetId="{n}" hidden="1">'
             f"{_text(_quoted(s.name))}!{_absolute(s.filter)}</definedName>"
