@@ -39,6 +39,8 @@ OWN_MAIL = "own_mail"
 UNKNOWN_SENDER = "unknown_sender"
 NO_DOCUMENTS = "no_documents"
 REJECTED = "rejected"
+# Refusals that said nothing about the mail itself: a newer roster or hrbot may read it (bot.reprocess).
+RETRYABLE_REJECTIONS = ("邮件正文未下载", "处理时出错")
 # Attachment outcomes add one of their own.
 IGNORED = "ignored"
 HELD_PREFIX = "待人力资源科确认："  # the reason of a document held for HR, then why

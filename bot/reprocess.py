@@ -21,7 +21,8 @@ from bot.errors import ConfigError
 from bot.intake.job import Context
 from bot.intake.pipeline import process
 from bot.out.outbox import write_files
-from bot.records import NO_DOCUMENTS, REJECTED, UNKNOWN_SENDER, LogEntry, RawMessage, Roster, StoredMessage
+from bot.records import (NO_DOCUMENTS, REJECTED, RETRYABLE_REJECTIONS, UNKNOWN_SENDER, LogEntry, RawMessage, Roster,
+                         StoredMessage)
 from bot.season.roster import load_roster
 from bot.settings import Settings
 from bot.sources import source_for
@@ -30,8 +31,6 @@ from bot.season.workdays import WorkCalendar
 
 log = logging.getLogger(__name__)
 
-# Refusals that said nothing about the mail itself: a newer roster or hrbot may read it.
-RETRYABLE_REJECTIONS = ("邮件正文未下载", "处理时出错")
 GONE_NOTE = "重新处理时邮箱中已找不到此邮件（已删除或移走），请在邮箱中查找后转发给本邮箱"
 
 

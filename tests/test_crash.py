@@ -129,7 +129,7 @@ def test_crash_during_tracker_write_keeps_the_old_workbook_and_the_rerun_cleans_
     assert temp_files(season.paths.tracker) == []
     wb = load_workbook(workbook)
     assert {"总览", "明细", "邮件日志"} <= set(wb.sheetnames)
-    assert wb["邮件日志"].max_row == 1 + 5  # header + one row per message (one attachment each)
+    assert wb["邮件日志"].max_row == 2 + 5  # the line naming the full log, header, one row per message
 
 
 def test_crash_first_tracker_write_leaves_no_workbook_and_the_rerun_writes_one(season):

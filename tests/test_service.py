@@ -119,8 +119,8 @@ def test_service_over_simulated_days_catches_up_and_sends_nothing_twice(config_d
     assert len(reminders) == len({(day, to) for day, to, _ in reminders}) == 11
     team = [c for day, to, covers in reminders if to == LI and day >= date(2026, 9, 30) for c in covers]
     assert [HC, "team_report", None] not in team  # arrived before the 11:00 catch-up
-    assert sorted(p.name for p in settings.paths.tracker.iterdir()) == [
-        f"考核材料跟踪表-{day.isoformat()}.xlsx" for day in days]
+    assert sorted(p.name for p in settings.paths.tracker.iterdir()) == sorted(
+        f"考核材料跟踪表-{day.isoformat()}{end}" for day in days for end in (".xlsx", "-邮件日志.csv"))
     assert sorted(p.name for p in settings.paths.outbox.glob("*.eml")) == sorted(r.file for r in rows)
 
     summaries = {day: mail(row) for day, row in run.rows if row.kind == "summary"}

@@ -6,15 +6,16 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.season.adjustments import ASSIGN, RECEIVED, Adjustment, unknown_messages
-from bot.records import (FAILED, NO_DOCUMENTS, REJECTED, UNCERTAIN, UNKNOWN_SENDER, AttachmentLog, LogEntry, OutboxRow,
-                         Roster, StatusRow)
+from bot.season.adjustments import ASSIGN, Adjustment, unknown_messages
+from bot.records import (FAILED, NO_DOCUMENTS, REJECTED, RETRYABLE_REJECTIONS, UNCERTAIN, UNKNOWN_SENDER, LogEntry,
+                         OutboxRow, Roster, StatusRow)
 from bot.season.items import item_title
-from bot.reprocess import RETRYABLE_REJECTIONS
 from bot.season.roster import ADJUSTMENTS_FILE, PEOPLE_FILE, gaps
 
 HELD_MAIL, HELD_FILE, REFUSED, GONE, ROSTER, SENDING, DEADLINE, ADJUSTMENT = (
     "待确认的邮件", "待确认归属的文件", "已拒收的邮件", "邮箱中已找不到", "名单缺项", "发出的邮件", "截止日期暂定", "调整表")
+# A stranger's line names this many of its files, then how many in all.
+STRANGER_FILES_SHOWN = 3
 
 
 @dataclass(frozen=True)
@@ -37,12 +38,19 @@ def waiting(roster: Roster, log: list[LogEntry], rows: list[StatusRow], kept_asi
     # Each 归属 row settles one held file of its message (bot.season.deadlines.reattributed).
     assigned = Counter(a.message_id for a in adjustments if a.action == ASSIGN and a.arrived is not None)
     todo: list[Todo] = []
-    on_paper = [a for a in adjustments if a.action == RECEIVED]
+    # A working inbox gets thousands of strangers' mails with attachments; one fix (the address in
+    # people.csv) settles all of a sender's, so each sender is one line, placed at its latest mail.
+    strangers: dict[str | None, list[LogEntry]] = {}
     for entry in log:
-        settled = assigned.get(entry.message_id, 0) if entry.message_id else _received_instead(entry, on_paper)
+        settled = assigned.get(entry.message_id, 0)
         if settled and settled >= sum(1 for a in entry.attachments if a.held):
             continue  # HR attributed it: it waits no more
+        if _from_stranger(entry):
+            strangers.setdefault(entry.from_addr, []).append(entry)
+            continue
         todo.extend(_mail(entry, roster, settled))
+    if strangers:
+        todo = sorted(todo + [_strangers_mail(entries) for entries in strangers.values()], key=lambda t: t.when)
     for unit, what, fix in gaps(roster, requested_meetings):
         todo.append(Todo(ROSTER, None, unit, what, fix))
     for row in kept_aside:
@@ -61,26 +69,42 @@ def waiting(roster: Roster, log: list[LogEntry], rows: list[StatusRow], kept_asi
     return todo
 
 
+def _from_stranger(entry: LogEntry) -> bool:
+    """Held because its sender is off the roster, with files that may be a cadre's from a private address."""
+    return not entry.gone and entry.outcome == UNKNOWN_SENDER and any(a.filename for a in entry.attachments)
+
+
+def _strangers_mail(entries: list[LogEntry]) -> Todo:
+    """One sender's held mail: the one message as it is, or how many, the latest subject and some file names."""
+    latest = max(entries, key=lambda e: e.received_at)
+    who = latest.from_addr or "（无发件人）"
+    files = [a.filename for e in entries for a in e.attachments if a.filename]
+    fix = f"如是名单中某人的地址：在 {PEOPLE_FILE} 此人的“邮箱”格末尾加上 ;{who}，保存后下次收取自动重新处理"
+    if len(entries) == 1:
+        mid = latest.message_id or "（无 Message-ID）"
+        return Todo(HELD_MAIL, latest.received_at, who,
+                    f"「{latest.subject or '无主题'}」：发件人不在名单中，附件 {'、'.join(files)} 未登记",
+                    f"{fix}（或运行 hrbot reprocess --message {mid}）")
+    shown = "、".join(files[:STRANGER_FILES_SHOWN]) + (f" 等 {len(files)} 个" if len(files) > STRANGER_FILES_SHOWN else "")
+    return Todo(HELD_MAIL, latest.received_at, who,
+                f"{len(entries)} 封邮件（最近一封「{latest.subject or '无主题'}」）：发件人不在名单中，附件 {shown} 未登记",
+                f"{fix}（或运行 hrbot reprocess --all-held）；每封邮件见跟踪表文件夹中的邮件日志 CSV 或 hrbot log")
+
+
 def _mail(entry: LogEntry, roster: Roster, settled: int = 0) -> list[Todo]:
     who = entry.from_addr or "（无发件人）"
     subject = f"「{entry.subject or '无主题'}」"
-    mid = entry.message_id
-    # Without a Message-ID no 归属 row and no --message can name the mail: the fixes that still work.
-    reprocess = f"hrbot reprocess --message {mid}" if mid else "hrbot reprocess --all-held"
-    files = [a.filename for a in entry.attachments if a.filename]
+    mid = entry.message_id or "（无 Message-ID）"
     if entry.gone:
         return [Todo(GONE, entry.received_at, who, f"{subject}：要重新处理时，邮箱中已找不到此邮件",
                      "在邮箱（含已删除邮件）中找到后转发到本邮箱；或按纸质收件在 "
                      f"{ADJUSTMENTS_FILE} 添加：单位,材料,人员,已收到,收到日期,说明")]
-    if entry.outcome == UNKNOWN_SENDER and files:
-        return [Todo(HELD_MAIL, entry.received_at, who,
-                     f"{subject}：发件人不在名单中，附件 {'、'.join(files)} 未登记",
-                     f"如是名单中某人的地址：在 {PEOPLE_FILE} 此人的“邮箱”格末尾加上 ;{who}，保存后下次收取自动重新处理"
-                     f"（或运行 {reprocess}）")]
     held = [a for a in entry.attachments if a.held][settled:]
     if held:
         return [Todo(HELD_FILE, entry.received_at, _name(who, roster),
-                     f"{subject}中的“{a.filename or '附件'}”：{a.reason}", _held_fix(a, entry))
+                     f"{subject}中的“{a.filename or '附件'}”：{a.reason}",
+                     f"在 {ADJUSTMENTS_FILE} 添加一行：{a.unit or '单位'},{item_title(a.item, '材料')},"
+                     f"{a.person or '人员'},归属,,{mid}（或 hrbot adjust assign --message '{mid}' …）")
                 for a in held]
     if entry.outcome == NO_DOCUMENTS:
         return [Todo(HELD_MAIL, entry.received_at, _name(who, roster), f"{subject}：未识别到考核材料",
@@ -88,35 +112,11 @@ def _mail(entry: LogEntry, roster: Roster, settled: int = 0) -> list[Todo]:
                      f"{ADJUSTMENTS_FILE} 添加：单位,材料,人员,已收到,收到日期,说明")]
     if entry.outcome == REJECTED:
         if entry.reason.startswith(RETRYABLE_REJECTIONS):
-            fix = f"运行 {reprocess}"
+            fix = f"运行 hrbot reprocess --message {mid}"
         else:
             fix = "请发件人处理后重新发送（如改用 .docx、解除加密、分开发送），或由本人从名单地址发送"
         return [Todo(REFUSED, entry.received_at, _name(who, roster), f"{subject}：{entry.reason}", fix)]
     return []
-
-
-def _received_instead(entry: LogEntry, on_paper: list[Adjustment]) -> int:
-    """How many held files of a mail without Message-ID HR settled with the 已收到 row _held_fix proposes:
-    same day, and the unit and item where hrbot knew them."""
-    day = entry.received_at.date()
-    return sum(1 for held in entry.attachments if held.held and any(
-        a.day == day and (held.unit is None or a.unit == held.unit) and (held.item is None or a.item == held.item)
-        for a in on_paper))
-
-
-def _held_fix(held: AttachmentLog, entry: LogEntry) -> str:
-    """The adjustments row that settles a held file: 归属 naming its mail, or 已收到 on its day when the mail has no Message-ID."""
-    where = f"{held.unit or '单位'},{item_title(held.item, '材料')},{held.person or '人员'}"
-    mid = entry.message_id
-    if mid:
-        return f"在 {ADJUSTMENTS_FILE} 添加一行：{where},归属,,{mid}（或 hrbot adjust assign --message '{mid}' …）"
-    return (f"该邮件没有 Message-ID，无法按邮件归属：在 {ADJUSTMENTS_FILE} 添加一行：{where},已收到,"
-            f"{entry.received_at:%Y-%m-%d},{_cell(held.filename or '附件')}")
-
-
-def _cell(text: str) -> str:
-    """Text HR copies into one CSV cell: its commas and quotes made full-width."""
-    return text.replace(",", "，").replace('"', "”")
 
 
 def _name(address: str, roster: Roster) -> str:

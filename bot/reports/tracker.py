@@ -1,16 +1,19 @@
-"""Writes the daily tracker workbook HR opens in Excel or WPS: overview, detail and mail log."""
+"""Writes the daily tracker workbook HR opens in Excel or WPS, and beside it the full mail log as CSV."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable
 
 from bot.crashpoints import sweep_stale_temp_files, write_atomically
 from bot.errors import HrbotError
+from bot.reports.xlsx import Workbook
 from bot.season.items import BALLOT_TALLY, item_codes, item_title
 from bot.records import (
     CONFIRMATION,
@@ -33,18 +36,16 @@ from bot.records import (
     RECEIVED,
     REJECTED,
     UNKNOWN_SENDER,
+    AttachmentLog,
     LogEntry,
     OutboxRow,
     Roster,
     StatusRow,
 )
 
-if TYPE_CHECKING:  # XlsxWriter: imported where a workbook is written (tests/test_idle_imports.py)
-    from bot.reports.todo import Todo
-    from xlsxwriter import Workbook
-
+if TYPE_CHECKING:
     from bot.evaluation.progress import UnitProgress
-    from xlsxwriter.format import Format
+    from bot.reports.todo import Todo
 
 FILE_PREFIX = "考核材料跟踪表"
 SHEET_OVERVIEW = "总览"
@@ -83,6 +84,8 @@ STATE_ORDER = {OVERDUE: 0, LATE: 1, PENDING: 2, RECEIVED: 3}
 MAIL_OUTCOME_FILLS = {REJECTED: RED, UNKNOWN_SENDER: AMBER, NO_DOCUMENTS: AMBER}
 
 DATE_FORMAT = "yyyy-mm-dd"
+# Excel's day 0 (its 1900 date system, right for every date after February 1900).
+EXCEL_EPOCH, EXCEL_EPOCH_DAY, ONE_DAY = datetime(1899, 12, 30), date(1899, 12, 30), timedelta(days=1)
 DATETIME_FORMAT = "yyyy-mm-dd hh:mm"
 MAX_WIDTH = 60
 FILTER_BUTTON_WIDTH = 2
@@ -90,6 +93,9 @@ MAX_CELL_CHARS = 32767  # Excel refuses longer cell text
 # The control characters XML 1.0 cannot carry (tab, LF and CR it can), as openpyxl defines them.
 _ILLEGAL = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 TEXT, INT, DATE, DATETIME = "text", "int", "date", "datetime"
+LOG_HEADERS = ["收到时间", "发件人", "主题", "邮件结果", "原因", "附件名", "附件结果", "附件说明", "识别为", "单位", "人员"]
+# What makes Excel read a CSV cell as a formula: the mail log CSV defuses such text (_inert).
+FORMULA_STARTS = "=+-@\t\r"
 FIXED_WIDTHS = {DATE: 12, DATETIME: 17}
 
 
@@ -101,6 +107,7 @@ class _Table:
     kinds: list[str]
     rows: list[list[Any]] = field(default_factory=list)
     fills: list[dict[int, str]] = field(default_factory=list)  # per row: column index → fill colour
+    note: str | None = None  # a line above the header, not sizing its column
 
     def add(self, values: list[Any], fills: dict[int, str] | None = None) -> None:
         self.rows.append(values)
@@ -110,6 +117,11 @@ class _Table:
 def tracker_path(folder: Path, as_of: date) -> Path:
     """Where the workbook for `as_of` lives."""
     return Path(folder) / f"{FILE_PREFIX}-{as_of.isoformat()}.xlsx"
+
+
+def log_csv_path(folder: Path, as_of: date) -> Path:
+    """Where the full mail log written with the workbook for `as_of` lives: beside it, named after it."""
+    return Path(folder) / f"{FILE_PREFIX}-{as_of.isoformat()}-{SHEET_LOG}.csv"
 
 
 def write_tracker(
@@ -123,7 +135,8 @@ def write_tracker(
     todo: list[Todo] = (),
     evaluation: list[UnitProgress] = (),
 ) -> Path:
-    """Write the tracker workbook for `as_of` into `folder`, atomically, and return its path.
+    """Write the tracker workbook for `as_of` into `folder`, and the full mail log as CSV beside it
+    (log_csv_path), each atomically; return the workbook's path.
 
     kept_aside: the outgoing mail a sender refused for good or whose fate is unknown.
     todo: what waits for HR, each with its fix (bot.reports.todo).
@@ -132,29 +145,27 @@ def write_tracker(
     folder = Path(folder)
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     target = tracker_path(folder, as_of)
+    full_log = log_csv_path(folder, as_of)
 
+    names = _roster_names(roster)
     unit_order = _unit_order(roster, rows)
     sheets = (
         (SHEET_OVERVIEW, _overview_table(rows, unit_order), _overview_banner(as_of)),
         (SHEET_DETAIL, _detail_table(rows, roster, unit_order, season_tz), None),
-        (SHEET_LOG, _log_table(log, roster, season_tz), None),
+        (SHEET_LOG, _log_table(log, names, season_tz, full_log), None),
         (SHEET_OUTBOX, _outbox_table(kept_aside, season_tz), None),
         (SHEET_TODO, _todo_table(todo, season_tz), None),
         (SHEET_EVALUATION, _evaluation_table(rows, evaluation), None),
     )
 
-    def write(handle) -> None:
-        # XlsxWriter, not openpyxl: it writes a full season's ~27,000 rows about twice as fast.
-        from xlsxwriter import Workbook
+    # bot.reports.xlsx, not a spreadsheet library: a full season's ~60,000 cells in a third of XlsxWriter's time.
+    wb = Workbook()
+    for title, table, banner in sheets:
+        _write_table(wb, title, table, banner)
 
-        # In memory: XlsxWriter's own temp files (in /tmp, not ours) would outlive a killed run.
-        wb = Workbook(handle, {"in_memory": True})
-        formats = _Formats(wb)
-        for title, table, banner in sheets:
-            _write_table(wb, title, table, formats, banner)
-        wb.close()
-
-    _save_atomically(write, target)
+    # The workbook last: once it names the CSV, the CSV is there. Its rename syncs the folder for both.
+    _save_atomically(_log_csv(log, names, season_tz), full_log, sync_parent=False)
+    _save_atomically(wb.save, target, crash_at="tracker_write")
     return target
 
 
@@ -249,53 +260,102 @@ def _notes(row: StatusRow) -> list[str]:
     return notes
 
 
-def _log_table(log: list[LogEntry], roster: Roster, season_tz: tzinfo) -> _Table:
-    table = _Table(
-        ["收到时间", "发件人", "主题", "邮件结果", "原因", "附件名", "附件结果", "附件说明", "识别为", "单位", "人员"],
-        [DATETIME] + [TEXT] * 10,
-    )
+def _roster_names(roster: Roster) -> dict[str, str]:
+    """Address → the roster member's name; the first roster entry wins, as Roster.by_email does."""
     names: dict[str, str] = {}
-    for person in roster.people:  # the first roster entry wins, as Roster.by_email does
+    for person in roster.people:
         for address in person.emails:
             names.setdefault(address, person.name)
+    return names
 
+
+def _log_table(log: list[LogEntry], names: dict[str, str], season_tz: tzinfo, full_log: Path) -> _Table:
+    """Roster members' mail one row per attachment; other senders' summed up per sender and outcome."""
+    table = _Table(LOG_HEADERS, [DATETIME] + [TEXT] * 10,
+                   note=f"非名单发件人的邮件按发件人合计为一行；逐封的完整邮件日志见 {full_log}")
     # Mail from off the roster (most of a working inbox) is summed up per sender and outcome: one row
-    # with the count and the latest message; `hrbot log` lists each. Roster members' mail has a row each.
+    # with the count and the latest message. The CSV beside the workbook and `hrbot log` list each.
     strangers: dict[tuple[str | None, str], list[LogEntry]] = {}
     arrivals = []
     for entry in log:
         if entry.from_addr in names:
-            arrivals.append((_local(entry.received_at, season_tz), entry, 1))
+            arrivals.append((_local(entry.received_at, season_tz), entry, None))
         else:
             strangers.setdefault((entry.from_addr, entry.outcome), []).append(entry)
     for entries in strangers.values():
         latest = max(entries, key=lambda e: e.received_at)
-        arrivals.append((_local(latest.received_at, season_tz), latest, len(entries)))
+        arrivals.append((_local(latest.received_at, season_tz), latest, entries if len(entries) > 1 else None))
     arrivals.sort(key=lambda found: found[0])  # stable: the store's order breaks ties
-    for received, entry, count in arrivals:
-        sender = entry.from_addr or "（无发件人）"
-        if entry.from_addr in names:
-            sender = f"{names[entry.from_addr]} <{entry.from_addr}>"
-        subject = entry.subject if count == 1 else f"共 {count} 封，最近一封：{entry.subject}"
-        head = [received, sender, subject, MAIL_OUTCOME_LABELS.get(entry.outcome, entry.outcome),
-                entry.reason or None]
-        outcome_fill = MAIL_OUTCOME_FILLS.get(entry.outcome)
-        head_fills = {3: outcome_fill} if outcome_fill else {}
-        if count > 1 or not entry.attachments:  # the message still gets its row
-            table.add(head + [None] * 6, head_fills)
+    for received, entry, summed in arrivals:
+        if summed is None:
+            for values, fills in _message_rows(entry, received, names):
+                table.add(values, fills)
             continue
-        for part in entry.attachments:
-            fills = dict(head_fills)
-            if part.outcome == REJECTED:
-                fills[6] = RED
-            table.add(head + [
-                part.filename if part.filename is not None else "（无文件名）",
-                PART_OUTCOME_LABELS.get(part.outcome, part.outcome),
-                REASON_LABELS.get(part.reason, part.reason) or None,
-                item_title(part.item) if part.item else None,
-                part.unit, part.person,
-            ], fills)
+        first = _local(min(e.received_at for e in summed), season_tz)
+        subject = f"共 {len(summed)} 封（首封 {first:%Y-%m-%d}），最近一封：{entry.subject}"
+        files = sum(len(e.attachments) for e in summed)
+        outcome_fill = MAIL_OUTCOME_FILLS.get(entry.outcome)
+        table.add(_message_head(entry, received, names, subject) + [f"共 {files} 个附件" if files else None] + [None] * 5,
+                  {3: outcome_fill} if outcome_fill else None)
     return table
+
+
+def _message_head(entry: LogEntry, received: Any, names: dict[str, str], subject: str | None) -> list[Any]:
+    """The message's own columns: arrival, sender (with the roster name), subject, outcome, reason."""
+    sender = entry.from_addr or "（无发件人）"
+    if entry.from_addr in names:
+        sender = f"{names[entry.from_addr]} <{entry.from_addr}>"
+    return [received, sender, subject, MAIL_OUTCOME_LABELS.get(entry.outcome, entry.outcome), entry.reason or None]
+
+
+def _part_values(part: AttachmentLog, filename: str | None) -> list[Any]:
+    """An attachment's columns: name, outcome, why, what it was recognised as, for whom."""
+    return [filename if filename is not None else "（无文件名）", PART_OUTCOME_LABELS.get(part.outcome, part.outcome),
+            REASON_LABELS.get(part.reason, part.reason) or None, item_title(part.item) if part.item else None,
+            part.unit, part.person]
+
+
+def _message_rows(entry: LogEntry, received: datetime | None,
+                  names: dict[str, str]) -> list[tuple[list[Any], dict[int, str]]]:
+    """One row per attachment (one for a message without any), with the cells to colour."""
+    head = _message_head(entry, received, names, entry.subject)
+    outcome_fill = MAIL_OUTCOME_FILLS.get(entry.outcome)
+    head_fills = {3: outcome_fill} if outcome_fill else {}
+    if not entry.attachments:  # the message still gets its row
+        return [(head + [None] * 6, head_fills)]
+    return [(head + _part_values(part, part.filename),
+             {**head_fills, 6: RED} if part.outcome == REJECTED else head_fills) for part in entry.attachments]
+
+
+def _log_csv(log: list[LogEntry], names: dict[str, str], season_tz: tzinfo) -> bytes:
+    """Every message as the sheet shows a roster member's, plus its Message-ID (for 归属 and reprocess).
+
+    UTF-8 with a BOM, so Excel and WPS on Chinese Windows read it as UTF-8 and not as GBK. Text from the
+    mail itself (sender, subject, reason, file name, Message-ID) never starts like a formula (_inert).
+    """
+    text = io.StringIO()
+    out = csv.writer(text)
+    out.writerow([*LOG_HEADERS, "Message-ID"])
+    for entry in log:
+        moment = entry.received_at
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(season_tz)
+        # The wall clock as the sheet shows it; the slice drops an offset (cheaper than _local's replace).
+        head = _message_head(entry, moment.isoformat(" ", "seconds")[:19], names, _inert(entry.subject))
+        head[1], head[4] = _inert(head[1]), _inert(head[4])
+        mid = [_inert(entry.message_id)]
+        if not entry.attachments:
+            out.writerow(head + [None] * 6 + mid)
+            continue
+        out.writerows(head + _part_values(part, _inert(part.filename)) + mid for part in entry.attachments)
+    return text.getvalue().encode("utf-8-sig")
+
+
+def _inert(text: str | None) -> str | None:
+    """Text Excel would take for a formula in a CSV cell (=, +, -, @ first) gets a leading apostrophe."""
+    if text and text[0] in FORMULA_STARTS:
+        return "'" + text
+    return text
 
 
 def _outbox_table(kept_aside: list[OutboxRow], season_tz: tzinfo) -> _Table:
@@ -343,47 +403,26 @@ def _local(moment: datetime | None, season_tz: tzinfo) -> datetime | None:
 # --- writing --------------------------------------------------------------
 
 
-class _Formats:
-    """One XlsxWriter Format per combination of number format, fill and bold, made on first use."""
-
-    def __init__(self, wb: Workbook) -> None:
-        self._wb = wb
-        self._made: dict[tuple[str | None, str | None, bool], Format | None] = {}
-
-    def get(self, number_format: str | None = None, fill: str | None = None, bold: bool = False) -> Format | None:
-        key = (number_format, fill, bold)
-        if key not in self._made:
-            props: dict[str, Any] = {}
-            if number_format:
-                props["num_format"] = number_format
-            if fill:
-                props.update(pattern=1, bg_color=f"#{fill}")  # XlsxWriter's bg_color is a solid fill's colour
-            if bold:
-                props["bold"] = True
-            self._made[key] = self._wb.add_format(props) if props else None
-        return self._made[key]
-
-
-def _write_table(wb: Workbook, title: str, table: _Table, formats: _Formats,
-                 banner: list[tuple[str, str | None]] | None = None) -> None:
-    """One sheet: optional banner row, bold frozen header, coloured cells, autofilter."""
-    ws = wb.add_worksheet(title)
-    for col, width in enumerate(_widths(table, banner[0][0] if banner else None)):
-        ws.set_column(col, col, width)
-    header_row = 1 if banner else 0  # XlsxWriter counts rows and columns from 0
-    ws.freeze_panes(header_row + 1, 0)
+def _write_table(wb: Workbook, title: str, table: _Table, banner: list[tuple[str, str | None]] | None = None) -> None:
+    """One sheet: optional banner row (or the table's note), bold frozen header, coloured cells, autofilter."""
+    ws = wb.add_sheet(title)
+    ws.set_widths(_widths(table, banner[0][0] if banner else None))
+    header_row = 1 if banner or table.note else 0  # rows and columns count from 0
+    ws.freeze_rows(header_row + 1)
 
     if banner:
-        for col, (text, fill) in enumerate(banner):
-            ws.write_string(0, col, text, formats.get(fill=fill, bold=fill is None and col == 0))
-    header = formats.get(fill=HEADER_FILL, bold=True)
-    for col, text in enumerate(table.headers):
-        ws.write_string(header_row, col, text, header)
+        ws.write_row(0, [(col, text, wb.style(fill=fill, bold=fill is None and col == 0))
+                         for col, (text, fill) in enumerate(banner)])
+    elif table.note:
+        ws.write_row(0, [(0, _clean(table.note), 0)])
+    header = wb.style(fill=HEADER_FILL, bold=True)
+    ws.write_row(header_row, [(col, text, header) for col, text in enumerate(table.headers)])
 
     number_formats = [{DATE: DATE_FORMAT, DATETIME: DATETIME_FORMAT}.get(kind) for kind in table.kinds]
-    write_string, write_number, write_datetime = ws.write_string, ws.write_number, ws.write_datetime
-    # This loop writes every cell of the workbook (some 160,000 in a full season): keep it lean.
+    style, write_row = wb.style, ws.write_row
+    # This loop writes every cell of the workbook (some 60,000 in a full season): keep it lean.
     for row, (values, fills) in enumerate(zip(table.rows, table.fills), start=header_row + 1):
+        cells = []
         for col, value in enumerate(values):
             if value is None:
                 continue
@@ -393,17 +432,20 @@ def _write_table(wb: Workbook, title: str, table: _Table, formats: _Formats,
                 if not value.isprintable() or len(value) > MAX_CELL_CHARS:
                     value = _clean(value)
                 # Always as text: a subject like "=HYPERLINK(...)" never becomes a formula.
-                write_string(row, col, value, formats.get(fill=fill) if fill else None)
-            elif kind is datetime or kind is date:
-                number_format = number_formats[col] or (DATETIME_FORMAT if kind is datetime else DATE_FORMAT)
-                write_datetime(row, col, value, formats.get(number_format, fill))
+                cells.append((col, value, style(fill=fill) if fill else 0))
+            elif kind is datetime:  # as the serial number Excel stores, shown by the column's format
+                number_format = number_formats[col] or DATETIME_FORMAT
+                cells.append((col, (value - EXCEL_EPOCH) / ONE_DAY, style(number_format, fill)))
+            elif kind is date:
+                cells.append((col, (value - EXCEL_EPOCH_DAY).days, style(number_formats[col] or DATE_FORMAT, fill)))
             elif kind is int or kind is float:
-                write_number(row, col, value, formats.get(fill=fill) if fill else None)
+                cells.append((col, value, style(fill=fill) if fill else 0))
             else:
-                write_string(row, col, _clean(str(value)), formats.get(fill=fill) if fill else None)
+                cells.append((col, _clean(str(value)), style(fill=fill) if fill else 0))
+        write_row(row, cells)
 
     last_row = header_row + max(len(table.rows), 1)  # an empty sheet still filters its (empty) first row
-    ws.autofilter(header_row, 0, last_row, len(table.headers) - 1)
+    ws.autofilter(header_row, last_row, len(table.headers) - 1)
 
 
 def _clean(text: str) -> str:
@@ -440,10 +482,11 @@ def _text_width(text: str) -> int:
     return (len(text) + len(text.encode("utf-8", "replace"))) // 2
 
 
-def _save_atomically(write: Callable[[BinaryIO], None], target: Path) -> None:
-    """Save beside the target, then rename: readers never see half a workbook (crashpoints.write_atomically)."""
+def _save_atomically(data: bytes | Callable[[BinaryIO], None], target: Path, crash_at: str | None = None,
+                     sync_parent: bool = True) -> None:
+    """Save beside the target, then rename: readers never see half a file (crashpoints.write_atomically)."""
     sweep_stale_temp_files(target.parent, f".{FILE_PREFIX}-*.tmp")
     try:
-        write_atomically(target, write, crash_at="tracker_write")
+        write_atomically(target, data, crash_at=crash_at, sync_parent=sync_parent)
     except OSError as e:
         raise HrbotError(f"无法写入跟踪表 {target}：{e.strerror or e}（若文件正在 Excel/WPS 中打开，请关闭后再试）") from e
