@@ -18,7 +18,7 @@ from bot.demo import build_message
 ROOT = Path(__file__).resolve().parents[1]
 
 # Heavy third-party packages, each needed only by some commands or some documents.
-HEAVY = ("openpyxl", "jinja2", "opencc", "docx", "chinese_calendar", "exchangelib", "pandas",
+HEAVY = ("openpyxl", "xlsxwriter", "jinja2", "opencc", "docx", "chinese_calendar", "exchangelib", "pandas",
          "pypdf", "lxml", "extract_msg", "tnefparse", "olefile")
 # hrbot's own intake and document readers: imported by the poll at the first new message.
 INTAKE = ("bot.intake.pipeline", "parsers.recognise", "bot.reprocess")
