@@ -275,7 +275,8 @@ def cmd_log(args) -> int:
     entries = log_entries(settings)
     assigned = assignments_by_message(settings)
     if args.json:  # docs/contract.md, "Outcomes": one entry per delivered message, nothing else
-        _print_json([entry.to_json() | assigned_json(assigned.get(entry.message_id, [])) for entry in entries])
+        # Under the first delivery of an ID only (entries come in arrival order): the one whose arrival counts.
+        _print_json([entry.to_json() | assigned_json(assigned.pop(entry.ref, [])) for entry in entries])
     else:
         print(log_table(entries, kept_aside_mail(settings), assigned))
     return 0

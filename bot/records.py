@@ -205,6 +205,24 @@ class AttachmentLog:
         }
 
 
+# How HR names a message that has no Message-ID (an 归属 row's 说明, `hrbot reprocess --message`): made
+# from its row in the store, in a Message-ID's form, so that every reader of a Message-ID reads it.
+NO_MESSAGE_ID_PREFIX, NO_MESSAGE_ID_SUFFIX = "<no-message-id.", "@hrbot>"
+
+
+def message_ref(message_id: str | None, row_id: int) -> str:
+    """The Message-ID, or for a message without one, the reference made from its row."""
+    return message_id or f"{NO_MESSAGE_ID_PREFIX}{row_id}{NO_MESSAGE_ID_SUFFIX}"
+
+
+def ref_row(ref: str) -> int | None:
+    """The store row a reference made by message_ref names; None for a real Message-ID."""
+    if ref.startswith(NO_MESSAGE_ID_PREFIX) and ref.endswith(NO_MESSAGE_ID_SUFFIX):
+        number = ref[len(NO_MESSAGE_ID_PREFIX):-len(NO_MESSAGE_ID_SUFFIX)]
+        return int(number) if number.isdigit() else None
+    return None
+
+
 @dataclass
 class LogEntry:
     """One delivered message, as `hrbot log` shows it."""
@@ -218,6 +236,7 @@ class LogEntry:
     attachments: list[AttachmentLog] = field(default_factory=list)
     reprocessed_at: datetime | None = None  # when it was last examined again (bot.reprocess)
     gone: bool = False  # it was to be examined again, and the mailbox no longer had it
+    ref: str | None = None  # how HR names it (message_ref), once the store has it
 
     def to_json(self) -> dict:
         shown = {

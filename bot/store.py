@@ -12,7 +12,7 @@ from pathlib import Path
 from bot.crashpoints import write_atomically
 from bot.errors import StoreError, save_failed
 from bot.records import (ACCEPTED, CANCELLED, CONFIRMATION, QUEUED, SENT, Arrival, AttachmentLog, HeldDocument, LogEntry,
-                         OutboxRow, Outgoing, Recorded, StoredMessage)
+                         OutboxRow, Outgoing, Recorded, StoredMessage, message_ref, ref_row)
 
 log = logging.getLogger(__name__)
 
@@ -326,7 +326,8 @@ class Store:
         if message_id is None:
             where, params = "outcome IN ('unknown_sender', 'no_documents', 'rejected')", ()
         else:
-            where, params = "message_id = ?", (message_id,)
+            where, key = self._by_ref(message_id)
+            params = (key,)
         rows = self.db.execute(
             "SELECT id, source_key, message_id, from_addr, received_at, outcome, reason, quarantined_as, gone"
             f" FROM messages WHERE {where} ORDER BY received_at, id", params)
@@ -353,6 +354,7 @@ class Store:
                 message_id=row[1], from_addr=row[2], received_at=datetime.fromisoformat(row[3]), outcome=row[4],
                 reason=row[5], subject=row[6], attachments=attachments.get(row[0], []),
                 reprocessed_at=datetime.fromisoformat(row[7]) if row[7] else None, gone=bool(row[8]),
+                ref=message_ref(row[1], row[0]),
             ))
         return entries
 
@@ -366,12 +368,12 @@ class Store:
 
     def arrivals(self) -> list[Arrival]:
         rows = self.db.execute(
-            "SELECT d.unit, d.item, d.person, d.received_at, m.message_id, d.warnings"
+            "SELECT d.unit, d.item, d.person, d.received_at, m.message_id, d.warnings, m.id"
             " FROM documents d JOIN messages m ON m.id = d.message ORDER BY d.received_at, d.id"
         )
         return [
-            Arrival(unit=r[0], item=r[1], person=r[2], received_at=datetime.fromisoformat(r[3]), message_id=r[4],
-                    warnings=tuple(json.loads(r[5])))
+            Arrival(unit=r[0], item=r[1], person=r[2], received_at=datetime.fromisoformat(r[3]),
+                    message_id=message_ref(r[4], r[6]), warnings=tuple(json.loads(r[5])))
             for r in rows
         ]
 
@@ -381,18 +383,20 @@ class Store:
         return datetime.fromisoformat(row[0]) if row and row[0] else None
 
     def first_arrival(self, message_id: str | None) -> datetime | None:
-        """When the first delivery with this Message-ID arrived, whatever its outcome; None if none did."""
-        row = self.db.execute("SELECT MIN(received_at) FROM messages WHERE message_id = ?", (message_id,)).fetchone()
+        """When the first delivery with this Message-ID (or records.message_ref) arrived, whatever its outcome;
+        None if none did."""
+        where, key = self._by_ref(message_id)
+        row = self.db.execute(f"SELECT MIN(received_at) FROM messages WHERE {where}", (key,)).fetchone()
         return datetime.fromisoformat(row[0]) if row and row[0] else None
 
     def held_documents(self) -> list[HeldDocument]:
         """The documents waiting for HR's attribution, with what they may be."""
         rows = self.db.execute(
             # One per held file, not DISTINCT: two held files of one mail are settled by two 归属 rows.
-            "SELECT a.unit, a.item, a.person, m.message_id FROM attachments a JOIN messages m ON m.id = a.message"
+            "SELECT a.unit, a.item, a.person, m.message_id, m.id FROM attachments a JOIN messages m ON m.id = a.message"
             " WHERE a.held = 1 AND a.unit IS NOT NULL ORDER BY a.message, a.position"
         )
-        return [HeldDocument(unit=r[0], item=r[1], person=r[2], message_id=r[3]) for r in rows]
+        return [HeldDocument(unit=r[0], item=r[1], person=r[2], message_id=message_ref(r[3], r[4])) for r in rows]
 
     def arrival_times(self, unit: str, item: str, person: str | None) -> list[datetime]:
         """When each recorded version of one document arrived, oldest first."""
@@ -520,6 +524,12 @@ class Store:
         return [(date.fromisoformat(d), r, json.loads(c)) for d, r, c in rows]
 
     # --- plumbing ---------------------------------------------------------
+
+    @staticmethod
+    def _by_ref(ref: str | None) -> tuple[str, object]:
+        """The WHERE clause and its parameter that find the messages a Message-ID or a records.message_ref names."""
+        row = ref_row(ref) if ref else None
+        return ("id = ?", row) if row is not None else ("message_id = ?", ref)
 
     def _transaction(self, durable: bool = False):
         return _Transaction(self.db, durable, self.data_dir)

@@ -136,17 +136,20 @@ def test_adjustments_assign_a_held_document(settings):
     assert not [t for t in waiting() if t.kind == "待确认归属的文件"]
 
 
-def test_adjustments_held_file_of_a_mail_without_message_id_is_settled_by_received(settings):
-    """No 归属 row can name a mail without Message-ID: 待处理 proposes the 已收到 row of its day, which settles it."""
+def test_adjustments_held_file_of_a_mail_without_message_id_is_assigned_by_its_reference(settings, capsys):
+    """A mail without Message-ID is named by the reference hrbot makes from its row: 待处理's fix, the 归属 row,
+    `hrbot log` and `hrbot reprocess --message` all take it."""
     from bot.records import AttachmentLog, LogEntry, RawMessage, Recorded
     from bot.reports.views import kept_aside_mail, log_entries, waiting_for_hr
     from bot.store import Store
 
-    held = AttachmentLog("评议表,王.docx", "ignored", "待人力资源科确认：无法确定评议对象", item="leader_review",
+    held = AttachmentLog("评议表.docx", "ignored", "待人力资源科确认：无法确定评议对象", item="leader_review",
                          unit="合成车间", person=None, sha256="ab" * 32, saved_as="files/ab/x", held=True)
-    entry = LogEntry(None, "lijianguo@tengfei.example", at("2026-12-14T09:00"), "no_documents", attachments=[held])
-    with Store.open(settings.paths.data) as store:
-        store.record(Recorded(RawMessage("maildir:nomid", b"", at("2026-12-14T09:00")), entry, "h", [], []))
+    for key in ("maildir:first", "maildir:nomid"):
+        entry = LogEntry(None, "lijianguo@tengfei.example", at("2026-12-14T09:00"), "no_documents",
+                         attachments=[held])
+        with Store.open(settings.paths.data) as store:
+            store.record(Recorded(RawMessage(key, b"", at("2026-12-14T09:00")), entry, key, [], []))
     roster = load_roster(settings.config_dir)
 
     def waiting():
@@ -154,13 +157,23 @@ def test_adjustments_held_file_of_a_mail_without_message_id_is_settled_by_receiv
         return [t for t in waiting_for_hr(settings, roster, rows, log_entries(settings), kept_aside_mail(settings))
                 if t.kind == "待确认归属的文件"]
 
-    [todo] = waiting()
-    assert "归属" not in todo.fix.split("：", 1)[1]
-    assert todo.fix.endswith("合成车间,民主评议考核表（领导评价意见）,人员,已收到,2026-12-14,评议表，王.docx")
-    write(settings, "合成车间,民主评议考核表（领导评价意见）,王珺,已收到,2026-12-14,评议表，王.docx")
-    assert waiting() == []
+    first, second = waiting()
+    ref = "<no-message-id.2@hrbot>"
+    assert f"合成车间,民主评议考核表（领导评价意见）,人员,归属,,{ref}" in second.fix and ref not in first.fix
+    cfg = str(settings.config_dir)
+    assert main(["--config", cfg, "adjust", "assign", "--unit", "合成车间", "--item", "leader_review",
+                 "--person", "王珺", "--message", ref]) == 0
+    [left] = waiting()
+    assert left.fix == first.fix  # the other mail still waits, with its own reference
     row = row_of(status_rows(settings, date(2026, 12, 15), roster), "合成车间", "leader_review", "王珺")
-    assert row.state == "received"
+    assert (row.state, row.received_at.isoformat()) == ("received", "2026-12-14T09:00:00+08:00")
+    capsys.readouterr()
+    assert main(["--config", cfg, "log", "--json"]) == 0
+    logged = json.loads(capsys.readouterr().out)
+    assert [e["message_id"] for e in logged] == [None, None]  # the log still says there is none
+    assert "assigned" not in logged[0] and logged[1]["assigned"][0]["person"] == "王珺"
+    assert main(["--config", cfg, "reprocess", "--message", ref]) == 0
+    assert "没有收到过" not in capsys.readouterr().out
 
 
 def test_adjustments_assign_shows_in_the_mail_log(settings, capsys):

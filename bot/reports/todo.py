@@ -42,7 +42,7 @@ def waiting(roster: Roster, log: list[LogEntry], rows: list[StatusRow], kept_asi
     # people.csv) settles all of a sender's, so each sender is one line, placed at its latest mail.
     strangers: dict[str | None, list[LogEntry]] = {}
     for entry in log:
-        settled = assigned.get(entry.message_id, 0)
+        settled = assigned.get(entry.ref, 0)
         if settled and settled >= sum(1 for a in entry.attachments if a.held):
             continue  # HR attributed it: it waits no more
         if _from_stranger(entry):
@@ -81,7 +81,7 @@ def _strangers_mail(entries: list[LogEntry]) -> Todo:
     files = [a.filename for e in entries for a in e.attachments if a.filename]
     fix = f"如是名单中某人的地址：在 {PEOPLE_FILE} 此人的“邮箱”格末尾加上 ;{who}，保存后下次收取自动重新处理"
     if len(entries) == 1:
-        mid = latest.message_id or "（无 Message-ID）"
+        mid = latest.ref or latest.message_id
         return Todo(HELD_MAIL, latest.received_at, who,
                     f"「{latest.subject or '无主题'}」：发件人不在名单中，附件 {'、'.join(files)} 未登记",
                     f"{fix}（或运行 hrbot reprocess --message {mid}）")
@@ -94,7 +94,7 @@ def _strangers_mail(entries: list[LogEntry]) -> Todo:
 def _mail(entry: LogEntry, roster: Roster, settled: int = 0) -> list[Todo]:
     who = entry.from_addr or "（无发件人）"
     subject = f"「{entry.subject or '无主题'}」"
-    mid = entry.message_id or "（无 Message-ID）"
+    mid = entry.ref or entry.message_id
     if entry.gone:
         return [Todo(GONE, entry.received_at, who, f"{subject}：要重新处理时，邮箱中已找不到此邮件",
                      "在邮箱（含已删除邮件）中找到后转发到本邮箱；或按纸质收件在 "

@@ -351,7 +351,7 @@ def _log_csv(log: list[LogEntry], names: dict[str, str], season_tz: tzinfo) -> b
         # The wall clock as the sheet shows it; the slice drops an offset (cheaper than _local's replace).
         head = _message_head(entry, moment.isoformat(" ", "seconds")[:19], names, _inert(entry.subject))
         head[1], head[4] = _inert(head[1]), _inert(head[4])
-        mid = [_inert(entry.message_id)]
+        mid = [_inert(entry.ref or entry.message_id)]  # a mail without one: the reference 归属 takes
         if not entry.attachments:
             out.writerow(head + [None] * 6 + mid)
             continue

@@ -109,12 +109,13 @@ def status_table(rows: list[StatusRow]) -> str:
 def log_table(entries: list[LogEntry], outgoing: list[OutboxRow] = (),
               assigned: dict[str, list[adjustments.Adjustment]] | None = None) -> str:
     lines = []
+    unshown = dict(assigned or {})
     for e in entries:
         lines.append(f"{e.received_at:%Y-%m-%d %H:%M}\t{e.from_addr or '-'}\t{e.outcome}\t{e.reason}")
         for a in e.attachments:
             what = item_title(a.item, "") if a.item else ""
             lines.append(f"\t{a.filename or '（无名）'}\t{a.outcome}\t{what}\t{a.person or ''}\t{a.reason}")
-        for a in (assigned or {}).get(e.message_id, ()):
+        for a in unshown.pop(e.ref, ()):  # under the first delivery of that ID: the one whose arrival counts
             lines.append(f"\t→ 人力资源科已归属：{a.unit} {item_title(a.item)} {a.person or ''}（调整表第 {a.row} 行）")
     if outgoing:
         lines.append(f"\n需要人工处理的发出邮件（{len(outgoing)} 封）：")
