@@ -102,6 +102,8 @@ def test_imap_response_a_literal_inside_a_structure():
     [b"1 (UID 5 BODY[HEADER] {4} X)"],  # a literal's mark in the middle of a line
     [b"1 2 (UID 5)"],
     [b"1 (UID 5 ENVELOPE (NIL))"],  # never asked for: left to imapclient
+    [(b'1 (UID 5 BODYSTRUCTURE ("name" X{3}', b"abc"), b"))"],  # imapclient reads "X{3}" as one atom
+    [b"1 (UID 5 X (A\x01))"],  # a control character is a token of its own to imapclient
 ])
 def test_imap_response_refuses_what_it_does_not_know(data):
     with pytest.raises(ResponseError):
@@ -131,6 +133,8 @@ def test_imap_fetch_leaves_a_refused_answer_to_imapclient():
     (b" 6-Dec-2026 23:59:59 -0530", datetime(2026, 12, 6, 23, 59, 59, tzinfo=timezone(-timedelta(hours=5, minutes=30)))),
     (b"06-dec-2026 10:00:00 +0000", datetime(2026, 12, 6, 10, tzinfo=timezone.utc)),
     (b"31-Feb-2026 10:00:00 +0000", None),
+    (b"06-Dec-0099 10:00:00 +0000", datetime(1999, 12, 6, 10, tzinfo=timezone.utc)),  # imapclient's reading
+    (b"06-Dec-2026 10:00:00 +0099", datetime(2026, 12, 6, 10, tzinfo=timezone(timedelta(hours=1, minutes=39)))),
     (b"not a date", None),
     (None, None),
 ])

@@ -232,7 +232,8 @@ _ONE_MESSAGE_ID = re.compile(rb"Message-ID:([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)\r?\
 
 
 def header_message_id(header: bytes) -> str | None:
-    """The Message-ID header's value, unfolded and trimmed (as the intake keeps it)."""
+    """The Message-ID header's value, unfolded, its runs of white space one space, trimmed (compare the
+    intake's value, which keeps them, white space aside)."""
     one = _ONE_MESSAGE_ID.fullmatch(header)
     if one is not None and one.group(1).isascii():  # the usual block: one plain field, read without a parser
         return " ".join(one.group(1).decode("ascii").split()) or None
@@ -243,10 +244,16 @@ def header_message_id(header: bytes) -> str | None:
     return value or None
 
 
-def _aware(value: datetime) -> datetime:
+def _aware(value: datetime | None) -> datetime:
+    if value is None:  # NIL or unreadable: the message still counts, as arriving now
+        log.warning("imap: a message without a readable INTERNALDATE is taken as arriving now")
+        return datetime.now(timezone.utc)
     if value.tzinfo is None:  # a server that sent no offset: RFC 3501 says the zone is required
         return value.replace(tzinfo=timezone.utc)
-    return value.replace(tzinfo=timezone(value.utcoffset()))
+    try:
+        return value.replace(tzinfo=timezone(value.utcoffset()))
+    except ValueError:  # an offset of a day or more, which no zone has
+        return value.astimezone(timezone.utc)
 
 
 def _first(data) -> str:

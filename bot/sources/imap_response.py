@@ -24,12 +24,13 @@ class ResponseError(ValueError):
 
 # One token: ( ) "quoted" atom (with a [section]); every other character is a token of its own, so
 # nothing but imapclient's whitespace (space, tab, CR, LF) is ever skipped unread.
-_TOKEN = re.compile(rb'\(|\)|"(?:[^"\\]|\\.)*"|(?:[^ \t\r\n()"%\[]|\[[^\]]*\])+|[^ \t\r\n]')
-# What the last branch alone matches: an unclosed quote or bracket, or imapclient's special "%".
+_TOKEN = re.compile(rb'\(|\)|"(?:[^"\\]|\\.)*"|(?:[^\x00-\x20()"%\[]|\[[^\]]*\])+|[^ \t\r\n]')
+# What the last branch alone matches: an unclosed quote or bracket, imapclient's special "%", or a
+# control character (imapclient makes each one a token of its own).
 _REFUSED = frozenset((b'"', b"[", b"%"))
 _LITERAL_MARK = re.compile(rb"\{(\d+)\}\Z")
 _ESCAPED = re.compile(rb'\\([\\"])')
-_DATE = re.compile(rb" ?(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)")
+_DATE = re.compile(rb" ?(\d{1,2})-([A-Za-z]{3})-([1-9]\d{3}) (\d\d):(\d\d):(\d\d) ([+-])([01]\d|2[0-3])([0-5]\d)")
 _MONTHS = {m: i for i, m in enumerate(
     (b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov", b"dec"), 1)}
 _ZONES: dict[bytes, timezone] = {}
@@ -100,7 +101,8 @@ def _values(data: list) -> list:
         if isinstance(chunk, tuple):
             text, literal = chunk
             mark = _LITERAL_MARK.search(text)
-            if mark is None or not isinstance(literal, bytes) or len(literal) != int(mark.group(1)):
+            if (mark is None or not isinstance(literal, bytes) or len(literal) != int(mark.group(1))
+                    or text[mark.start() - 1:mark.start()] not in (b" ", b"(")):  # "X{3}" is one atom to imapclient
                 raise ResponseError("a literal that does not match its {size}")
             _tokens(text, mark.start(), stack)
             stack[-1].append(literal)
@@ -132,7 +134,7 @@ def _tokens(text: bytes, end: int, stack: list[list]) -> None:
             top.append(_ESCAPED.sub(rb"\1", quoted) if b"\\" in quoted else quoted)
         elif token == b"NIL":
             top.append(None)
-        elif token in _REFUSED or first == 123:  # a "{n}" not at the end of a line is no literal
+        elif token in _REFUSED or first == 123 or first < 32:  # a "{n}" not at the end of a line is no literal
             raise ResponseError(f"unexpected {token!r}")
         elif token.isdigit() and (first != 48 or len(token) == 1):  # imapclient leaves "0123" an atom
             top.append(int(token))
