@@ -35,6 +35,7 @@ class PollReport:
 
     recorded: list[LogEntry] = field(default_factory=list)
     reexamined: list[LogEntry] = field(default_factory=list)  # held mail examined again (bot.reprocess)
+    mail_waiting: bool = False  # the outbox holds mail to send, or mail interrupted while sending
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -76,6 +77,7 @@ def poll_once(settings: Settings, source: Source | None = None, stop=None) -> Po
             source.close()
             if store.outbox_without_file():
                 write_files(settings, store)
+            report.mail_waiting = store.mail_waiting()
     log.info("poll: %d new message(s) %s", len(report.recorded), report.counts())
     return report
 

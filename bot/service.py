@@ -174,9 +174,12 @@ class Service:
                 log.warning("sending: %s", error)
 
     def poll(self, source: Source, send: bool = True) -> None:
-        """One poll, then sending what it produced (confirmations)."""
-        poll_once(self.settings, source=source, stop=self.stop)
-        if send and not self.stop.is_set():
+        """One poll, then sending what it produced (confirmations) or what still waits.
+
+        With nothing waiting the store is not opened a second time: that is the idle poll's usual case.
+        """
+        report = poll_once(self.settings, source=source, stop=self.stop)
+        if send and report.mail_waiting and not self.stop.is_set():
             self.send()
 
     def poll_loop(self, send: bool = True) -> None:

@@ -6,13 +6,14 @@ import json
 import logging
 import os
 import sqlite3
+import zlib
 from datetime import date, datetime, timezone
 from pathlib import Path
 
 from bot.crashpoints import write_atomically
 from bot.errors import StoreError, save_failed
-from bot.records import (ACCEPTED, CANCELLED, CONFIRMATION, QUEUED, SENT, Arrival, AttachmentLog, HeldDocument, LogEntry,
-                         OutboxRow, Outgoing, Recorded, StoredMessage)
+from bot.records import (ACCEPTED, CANCELLED, CONFIRMATION, QUEUED, SENDING, SENT, Arrival, AttachmentLog,
+                         HeldDocument, LogEntry, OutboxRow, Outgoing, Recorded, StoredMessage)
 
 log = logging.getLogger(__name__)
 
@@ -143,8 +144,8 @@ class Store:
             # a first poll of 22,000. The outbox's sending marks stay FULL (set_outbox_state).
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")
-            db.executescript(SCHEMA)
-            _add_missing_columns(db)
+            if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                _migrate(db)
         except (OSError, sqlite3.Error, StoreError) as e:
             if db is not None:
                 db.close()
@@ -466,6 +467,11 @@ class Store:
     def outbox_without_file(self) -> list[OutboxRow]:
         return self._outbox_rows(" WHERE file IS NULL", ())
 
+    def mail_waiting(self) -> bool:
+        """Whether a mail waits to go out (queued) or was interrupted going out (sending)."""
+        row = self.db.execute("SELECT 1 FROM outbox WHERE state IN (?, ?) LIMIT 1", (QUEUED, SENDING)).fetchone()
+        return row is not None
+
     def set_outbox_files(self, files: list[tuple[int, str]]) -> None:
         """Each outbox row's file name, (id, file) pairs, in one transaction."""
         with self._transaction():
@@ -563,6 +569,20 @@ ADDED_COLUMNS = (
     ("messages", "reprocessed_at", "TEXT"),
     ("messages", "gone", "INTEGER NOT NULL DEFAULT 0"),
 )
+
+
+# The schema a store has, kept in SQLite's user_version: an open that finds this one skips the
+# script and the column checks (an idle poll opens the store every few minutes). Derived from the
+# schema's text, so any change to SCHEMA or ADDED_COLUMNS makes every existing store migrate once;
+# a store from before user_version was kept has 0, a store from another hrbot version another number.
+SCHEMA_VERSION = zlib.crc32(f"{SCHEMA}{ADDED_COLUMNS!r}".encode()) % 0x7FFFFFFF + 1
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Create what is missing (tables, indexes, added columns), then note the schema as current."""
+    db.executescript(SCHEMA)
+    _add_missing_columns(db)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 def _add_missing_columns(db: sqlite3.Connection) -> None:
