@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
+import sqlite3
+
 import pytest
-from conftest import at, deliver
+from conftest import at, deliver, use_imap
 
 import bot.poll
 from bot.demo import build_message
 from bot.errors import ConfigError
 from bot.poll import SeasonFiles, poll_once
+from bot.store import STORE_FILE, Store
 
 HR = "renliziyuan@tengfei.example"
 
@@ -91,3 +95,31 @@ def test_stamp_follows_mode_changes_and_ignores_subfolders(settings, config_dir)
     assert season.stamp() == before
     (config_dir / "people.csv").chmod(0o640)
     assert season.stamp() != before
+
+
+def test_idle_poll_reads_the_store_through_indexes_only(config_dir, dovecot, monkeypatch):
+    settings = use_imap(config_dir, dovecot, monkeypatch)
+    for n in range(3):
+        dovecot.append(build_message("lijianguo@tengfei.example", "李建国", settings.hr.address, f"你好 {n}",
+                                     "周五开会。", (), "utf8"), at("2026-12-04T09:00"))
+    assert len(poll_once(settings).recorded) == 3
+    statements: list[str] = []
+    real_open = Store.open.__func__
+
+    def traced(cls, *args, **kwargs):
+        store = real_open(cls, *args, **kwargs)
+        store.db.set_trace_callback(statements.append)
+        return store
+
+    monkeypatch.setattr(Store, "open", classmethod(traced))
+    assert poll_once(settings).recorded == []
+    queries = [s for s in statements if re.match(r"\s*(SELECT|UPDATE|DELETE)\b", s, re.IGNORECASE)]
+    assert len(queries) >= 4  # the config note, the held-mail note, the checkpoint, the outbox
+    db = sqlite3.connect(settings.paths.data / STORE_FILE)
+    try:
+        for query in queries:
+            plan = [row[3] for row in db.execute("EXPLAIN QUERY PLAN " + query)]
+            # A table read whole grows with the season: every idle poll would pay for it.
+            assert not [step for step in plan if re.fullmatch(r"SCAN \w+", step)], (query, plan)
+    finally:
+        db.close()
