@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sqlite3
+import time
 import zlib
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -24,6 +25,9 @@ DatabaseError = sqlite3.Error
 # changed by something else (a copy, a restore, a damaged disk) and is checked before use; an
 # unchanged one is not, so the idle poll stays cheap.
 SEEN_FILE = STORE_FILE + ".seen"
+# A store file changed less than this before it was opened is not trusted to show a later change
+# in its modification time (file systems keep that time in steps of up to 2 s): see Store.untouched.
+RACY_NS = 3_000_000_000
 RESTORE_HINT = "请停止 hrbot，用最近的备份（在 data/backups/ 中）恢复后再运行，步骤见 README 的“Restoring a backup”"
 
 SCHEMA = """
@@ -115,6 +119,9 @@ class Store:
         self.db = db
         self.data_dir = data_dir
         self._seen = seen  # the file's stamp at open, if it matched hrbot's note
+        self._opened = (time.time_ns(), _identity(data_dir / STORE_FILE))
+        # Set by close(): the file's identity if nothing changed it while this store was open (see there).
+        self.untouched: tuple[int, int, int] | None = None
 
     @classmethod
     def open(cls, data_dir: Path, verify: bool = False) -> Store:
@@ -158,6 +165,7 @@ class Store:
         self.db.close()
         # The file as we leave it (SQLite checkpoints the WAL into it at the last close).
         path = self.data_dir / STORE_FILE
+        self.untouched = _untouched(path, *self._opened)
         stamp = _stamp(path)
         if stamp != self._seen and stamp is not None:
             try:
@@ -616,6 +624,38 @@ def _stamp(path: Path) -> str | None:
     except OSError:
         return None
     return f"{st.st_size} {st.st_mtime_ns}"
+
+
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _untouched(path: Path, opened_ns: int, at_open: tuple[int, int, int] | None) -> tuple[int, int, int] | None:
+    """The file's identity after a close, if nothing wrote it while the store was open and no connection is
+    left (no -wal file): then it holds what that store read. None otherwise, or if it changed too shortly
+    before the open for a later write to show in its time.
+
+    The -wal file is looked at first: a write committed before that moment was checkpointed into the file
+    (changing its time) by the connection that closed last and removed the -wal."""
+    if os.path.exists(f"{path}-wal"):
+        return None
+    now = _identity(path)
+    if now is None or now != at_open or now[2] > opened_ns - RACY_NS:
+        return None
+    return now
+
+
+def unchanged_since(data_dir: Path, untouched: tuple[int, int, int] | None) -> bool:
+    """Whether the store is still as a store closed with `untouched` (Store.untouched) left it, with no
+    connection open: then every answer it gave is still true, without opening it."""
+    if untouched is None:
+        return False
+    path = Path(data_dir) / STORE_FILE
+    return not os.path.exists(f"{path}-wal") and _identity(path) == untouched
 
 
 def _read_seen(data_dir: Path) -> str | None:

@@ -1,10 +1,12 @@
-"""The store's schema version: an older store migrates once, a current one opens without the schema script."""
+"""The store's schema version (an older store migrates once, a current one opens without the schema script),
+and what a closed store tells of the file it left."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 
-from bot.store import SCHEMA_VERSION, STORE_FILE, Store
+from bot.store import SCHEMA_VERSION, STORE_FILE, Store, unchanged_since
 
 # A store as hrbot first created it: without the columns added since, nor the outbox's later indexes.
 OLD_SCHEMA = """
@@ -79,3 +81,39 @@ def test_store_schema_another_version_migrates_again(tmp_path):
     assert _sql(data, "PRAGMA user_version") == [[(SCHEMA_VERSION,)]]
     Store.open(data).close()
     assert _sql(data, "PRAGMA user_version") == [[(SCHEMA_VERSION,)]]
+
+
+def _age(data_dir, seconds=10):
+    """The store file as if last written `seconds` ago."""
+    path = data_dir / STORE_FILE
+    past = path.stat().st_mtime_ns - seconds * 1_000_000_000
+    os.utime(path, ns=(past, past))
+
+
+def test_store_untouched_only_when_nothing_wrote_it_and_no_connection_is_left(tmp_path):
+    data = tmp_path / "data"
+    with Store.open(data) as store:
+        store.set_state("k", "1")
+    assert store.untouched is None  # written meanwhile
+    store = Store.open(data)
+    store.close()
+    assert store.untouched is None  # written too shortly before the open for a later write to show
+    _age(data)
+    store = Store.open(data)
+    store.close()
+    assert store.untouched is not None and unchanged_since(data, store.untouched)
+
+    other = Store.open(data)
+    other.get_state("k")
+    assert not unchanged_since(data, store.untouched)  # a connection is open: its writes are not in the file yet
+    other.set_state("k", "2")
+    other.close()
+    assert not unchanged_since(data, store.untouched)  # written: its time (or size) changed
+
+    _age(data)
+    first, second = Store.open(data), Store.open(data)
+    first.get_state("k"), second.get_state("k")
+    first.close()
+    assert first.untouched is None  # another connection was left open
+    second.close()
+    assert second.untouched is not None
