@@ -2,8 +2,9 @@
 
     python bench/idle_service.py CONFIG HOST PORT USER REPEAT     # prints one JSON line
 
-`hrbot run` polls with `bot.poll.poll_once` in one process, its modules imported and its source
-built once. Here the same source polls REPEAT times after one untimed poll; each poll's wall and
+`hrbot run` polls with `bot.poll.poll_once` in one process, its modules imported, its source built
+once and what its last poll left kept (bot.poll.Quiet). Here the same source and Quiet poll REPEAT
+times after one untimed poll; each poll's wall and
 CPU time is taken, and so is, alternating with it, a bare imapclient session doing the least an
 idle poll must (connect, LOGIN, ID, STATUS, LOGOUT). hrbot's own CPU is the difference of the medians.
 """
@@ -24,12 +25,13 @@ sys.path.insert(0, str(ROOT))
 def main(config: Path, host: str, port: int, user: str, repeat: int) -> dict:
     from imapclient import IMAPClient
 
-    from bot.poll import poll_once
+    from bot.poll import Quiet, poll_once
     from bot.settings import load
     from bot.sources import source_for
 
     settings = load(config)
     source = source_for(settings)
+    quiet = Quiet()
 
     def bare() -> None:
         client = IMAPClient(host, port, ssl=False, timeout=30)
@@ -40,7 +42,7 @@ def main(config: Path, host: str, port: int, user: str, repeat: int) -> dict:
         client.logout()
 
     def hrbot() -> None:
-        report = poll_once(settings, source=source)
+        report = poll_once(settings, source=source, quiet=quiet)
         if report.recorded:
             raise SystemExit(f"the idle poll found {len(report.recorded)} new message(s)")
 

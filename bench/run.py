@@ -58,6 +58,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--repeat", type=int, default=5, help="runs of each short command (status, tracker, remind); median")
     p.add_argument("--idle-repeat", type=int, default=15,
                    help="idle polls of each (hrbot, bare), alternating; median (a run takes ~0.1 s, its noise ~10 ms)")
+    p.add_argument("--service-repeat", type=int, default=200,
+                   help="idle polls of each (hrbot, bare) in one process (a pair takes ~30 ms; the difference "
+                        "measured is ~1 ms of CPU, so it takes many)")
     p.add_argument("--seed", type=int, default=6, help="the generator's seed")
     p.add_argument("--out", type=Path, help="the JSON file (default bench/results/<time>-<size>.json)")
     p.add_argument("--profile", action="store_true",
@@ -151,10 +154,10 @@ def bench(size: season.Size, args, tmp: Path, out: Path) -> dict:
         step("per submission: hrbot's intake in one process vs python-docx opening the same .docx")
         results["per_submission"] = reader(server, "per-submission", [sys.executable, str(ROOT / "bench" / "per_submission.py"),
                                                                       str(config), str(server.maildir / "cur")], env, logs)
-        step(f"idle in the service: {args.idle_repeat} polls with nothing new in one process, vs bare imapclient")
+        step(f"idle in the service: {args.service_repeat} polls with nothing new in one process, vs bare imapclient")
         results["idle_service"] = idle_service(server, [sys.executable, str(ROOT / "bench" / "idle_service.py"),
-                                                        str(config), *address, str(args.idle_repeat)],
-                                               env, logs, args.idle_repeat)
+                                                        str(config), *address, str(args.service_repeat)],
+                                               env, logs, args.service_repeat)
         step(f"idle: hrbot poll --once with nothing new vs bare ID+STATUS+LOGOUT, {args.idle_repeat} runs each")
         results["bare_idle"], results["hrbot_idle_poll"] = idle(
             server, measure.reader_command("bare_idle") + address, hr + ["--config", str(config), "poll", "--once"],

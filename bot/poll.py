@@ -15,7 +15,7 @@ from bot.out.outbox import write_files
 from bot.season.roster import load_roster
 from bot.settings import Settings
 from bot.sources import Source, source_for
-from bot.store import Store
+from bot.store import Store, unchanged_since
 from bot.season.workdays import CALENDAR_DIR, WorkCalendar
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ class PollReport:
 
     recorded: list[LogEntry] = field(default_factory=list)
     reexamined: list[LogEntry] = field(default_factory=list)  # held mail examined again (bot.reprocess)
+    mail_waiting: bool = False  # the outbox holds mail to send, or mail interrupted while sending
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -43,16 +44,36 @@ class PollReport:
         return counts
 
 
-def poll_once(settings: Settings, source: Source | None = None, stop=None) -> PollReport:
+@dataclass
+class Quiet:
+    """What a process's last poll left, so that its next poll can see that nothing changed without
+    opening the store (the service polls all season, mostly finding nothing).
+
+    Set after each poll: the store file as that poll left it if the poll changed nothing in it (else
+    None), the config folder's stamp it checked, and whether mail was waiting to be sent.
+    """
+
+    store: tuple[int, int, int] | None = None
+    config: str = ""
+    mail_waiting: bool = False
+
+
+def poll_once(settings: Settings, source: Source | None = None, stop=None, quiet: Quiet | None = None) -> PollReport:
     """Read what is new, record each delivery once, write the confirmations into the outbox.
 
     `stop` (a threading.Event) lets the service end between two messages. A poll that finds
     nothing new reads neither roster nor calendar (unless they changed) and imports none of the
     intake, which is imported at the first new message (tests/test_idle_imports.py lists what an
-    idle poll must not import).
+    idle poll must not import). With `quiet` (kept by the caller between its polls), a poll finding
+    the store, the config folder and the mailbox as the last one left them does not open the store.
     """
     season = SeasonFiles(settings.config_dir)
     source = source or source_for(settings)
+    if quiet is not None:
+        if _nothing_changed(quiet, season, settings, source):
+            log.info("poll: nothing new")
+            return PollReport(mail_waiting=quiet.mail_waiting)
+        quiet.store = None
     report = PollReport()
     with Store.open(settings.paths.data) as store:
         stamp = season.check(store)
@@ -76,8 +97,32 @@ def poll_once(settings: Settings, source: Source | None = None, stop=None) -> Po
             source.close()
             if store.outbox_without_file():
                 write_files(settings, store)
+            report.mail_waiting = store.mail_waiting()
+    if quiet is not None:
+        quiet.store, quiet.config, quiet.mail_waiting = store.untouched, stamp, report.mail_waiting
     log.info("poll: %d new message(s) %s", len(report.recorded), report.counts())
     return report
+
+
+def _nothing_changed(quiet: Quiet, season: SeasonFiles, settings: Settings, source: Source) -> bool:
+    """Whether the store is as the last poll left it, the config folder's files too, and the source has
+    nothing new (only a source that can tell cheaply, bot.sources.imap: one EXAMINE). Then the store's
+    notes, checkpoint and outbox are as that poll found them, and this poll would change nothing.
+
+    The store is looked at first: what others write after that moment is for the next poll.
+    """
+    nothing_new = getattr(source, "nothing_new", None)
+    if nothing_new is None or not unchanged_since(settings.paths.data, quiet.store) or season.stamp() != quiet.config:
+        return False
+    source.open()
+    try:
+        if not nothing_new():
+            return False  # the connection stays open for the poll that follows
+    except BaseException:
+        source.close()
+        raise
+    source.close()
+    return True
 
 
 class SeasonFiles:

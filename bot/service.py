@@ -19,7 +19,7 @@ from bot.out import summary
 from bot.errors import SendError
 from bot.lock import WriterLock
 from bot.backup import daily_backup
-from bot.poll import poll_once
+from bot.poll import Quiet, poll_once
 from bot.out.reminders import reminders_due, withdraw_answered
 from bot.out.senders import deliver
 from bot.settings import ServiceOptions, Settings
@@ -106,6 +106,7 @@ class Service:
         self.calendar_note = True
         self._send_lock = threading.Lock()  # the poller and the jobs both send; one at a time
         self.fatal: StoreDamaged | None = None  # set when the service must stop: the store is damaged
+        self.quiet = Quiet()  # what the last poll left: an idle poll need not open the store
         self.jobs = [Job("tracker", self._tracker), Job("reminders", self._reminders), Job("backup", self._backup)]
         self.scheduler = schedule.Scheduler()
         for job in self.jobs:
@@ -175,9 +176,12 @@ class Service:
                 log.warning("sending: %s", error)
 
     def poll(self, source: Source, send: bool = True) -> None:
-        """One poll, then sending what it produced (confirmations)."""
-        poll_once(self.settings, source=source, stop=self.stop)
-        if send and not self.stop.is_set():
+        """One poll, then sending what it produced (confirmations) or what still waits.
+
+        With nothing waiting the store is not opened a second time: that is the idle poll's usual case.
+        """
+        report = poll_once(self.settings, source=source, stop=self.stop, quiet=self.quiet)
+        if send and report.mail_waiting and not self.stop.is_set():
             self.send()
 
     def poll_loop(self, send: bool = True) -> None:

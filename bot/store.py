@@ -6,13 +6,15 @@ import json
 import logging
 import os
 import sqlite3
+import time
+import zlib
 from datetime import date, datetime, timezone
 from pathlib import Path
 
 from bot.crashpoints import write_atomically
 from bot.errors import StoreError, save_failed
-from bot.records import (ACCEPTED, CANCELLED, CONFIRMATION, QUEUED, SENT, Arrival, AttachmentLog, HeldDocument, LogEntry,
-                         OutboxRow, Outgoing, Recorded, StoredMessage, message_ref, ref_row)
+from bot.records import (ACCEPTED, CANCELLED, CONFIRMATION, QUEUED, SENDING, SENT, Arrival, AttachmentLog,
+                         HeldDocument, LogEntry, OutboxRow, Outgoing, Recorded, StoredMessage, message_ref, ref_row)
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +25,9 @@ DatabaseError = sqlite3.Error
 # changed by something else (a copy, a restore, a damaged disk) and is checked before use; an
 # unchanged one is not, so the idle poll stays cheap.
 SEEN_FILE = STORE_FILE + ".seen"
+# A store file changed less than this before it was opened is not trusted to show a later change
+# in its modification time (file systems keep that time in steps of up to 2 s): see Store.untouched.
+RACY_NS = 3_000_000_000
 RESTORE_HINT = "请停止 hrbot，用最近的备份（在 data/backups/ 中）恢复后再运行，步骤见 README 的“Restoring a backup”"
 
 SCHEMA = """
@@ -114,6 +119,9 @@ class Store:
         self.db = db
         self.data_dir = data_dir
         self._seen = seen  # the file's stamp at open, if it matched hrbot's note
+        self._opened = (time.time_ns(), _identity(data_dir / STORE_FILE))
+        # Set by close(): the file's identity if nothing changed it while this store was open (see there).
+        self.untouched: tuple[int, int, int] | None = None
 
     @classmethod
     def open(cls, data_dir: Path, verify: bool = False) -> Store:
@@ -143,8 +151,8 @@ class Store:
             # a first poll of 22,000. The outbox's sending marks stay FULL (set_outbox_state).
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")
-            db.executescript(SCHEMA)
-            _add_missing_columns(db)
+            if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                _migrate(db)
         except (OSError, sqlite3.Error, StoreError) as e:
             if db is not None:
                 db.close()
@@ -157,6 +165,7 @@ class Store:
         self.db.close()
         # The file as we leave it (SQLite checkpoints the WAL into it at the last close).
         path = self.data_dir / STORE_FILE
+        self.untouched = _untouched(path, *self._opened)
         stamp = _stamp(path)
         if stamp != self._seen and stamp is not None:
             try:
@@ -469,6 +478,11 @@ class Store:
     def outbox_without_file(self) -> list[OutboxRow]:
         return self._outbox_rows(" WHERE file IS NULL", ())
 
+    def mail_waiting(self) -> bool:
+        """Whether a mail waits to go out (queued) or was interrupted going out (sending)."""
+        row = self.db.execute("SELECT 1 FROM outbox WHERE state IN (?, ?) LIMIT 1", (QUEUED, SENDING)).fetchone()
+        return row is not None
+
     def set_outbox_files(self, files: list[tuple[int, str]]) -> None:
         """Each outbox row's file name, (id, file) pairs, in one transaction."""
         with self._transaction():
@@ -580,6 +594,20 @@ ADDED_COLUMNS = (
 )
 
 
+# The schema a store has, kept in SQLite's user_version: an open that finds this one skips the
+# script and the column checks (an idle poll opens the store every few minutes). Derived from the
+# schema's text, so any change to SCHEMA or ADDED_COLUMNS makes every existing store migrate once;
+# a store from before user_version was kept has 0, a store from another hrbot version another number.
+SCHEMA_VERSION = zlib.crc32(f"{SCHEMA}{ADDED_COLUMNS!r}".encode()) % 0x7FFFFFFF + 1
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Create what is missing (tables, indexes, added columns), then note the schema as current."""
+    db.executescript(SCHEMA)
+    _add_missing_columns(db)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
 def _add_missing_columns(db: sqlite3.Connection) -> None:
     for table, column, declaration in ADDED_COLUMNS:
         present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
@@ -611,6 +639,38 @@ def _stamp(path: Path) -> str | None:
     except OSError:
         return None
     return f"{st.st_size} {st.st_mtime_ns}"
+
+
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _untouched(path: Path, opened_ns: int, at_open: tuple[int, int, int] | None) -> tuple[int, int, int] | None:
+    """The file's identity after a close, if nothing wrote it while the store was open and no connection is
+    left (no -wal file): then it holds what that store read. None otherwise, or if it changed too shortly
+    before the open for a later write to show in its time.
+
+    The -wal file is looked at first: a write committed before that moment was checkpointed into the file
+    (changing its time) by the connection that closed last and removed the -wal."""
+    if os.path.exists(f"{path}-wal"):
+        return None
+    now = _identity(path)
+    if now is None or now != at_open or now[2] > opened_ns - RACY_NS:
+        return None
+    return now
+
+
+def unchanged_since(data_dir: Path, untouched: tuple[int, int, int] | None) -> bool:
+    """Whether the store is still as a store closed with `untouched` (Store.untouched) left it, with no
+    connection open: then every answer it gave is still true, without opening it."""
+    if untouched is None:
+        return False
+    path = Path(data_dir) / STORE_FILE
+    return not os.path.exists(f"{path}-wal") and _identity(path) == untouched
 
 
 def _read_seen(data_dir: Path) -> str | None:

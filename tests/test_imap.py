@@ -662,3 +662,28 @@ def test_imap_moved_mails_sharing_a_message_id_each_come_back_as_themselves(dove
     assert [(a.filename, a.outcome, a.person) for a in first.attachments] == [("刘洋述职报告.docx", "accepted", "刘洋")]
     assert [(a.filename, a.person) for a in second.attachments] == [("王珺述职报告.docx", "王珺")]
     assert not first.gone and not second.gone and second.outcome != "duplicate"
+
+
+def test_imap_tls_context_made_once_for_a_source_polled_again(tls_dovecot, store, monkeypatch):
+    from bot.sources import imap_connect
+
+    made = []
+    real = imap_connect.tls_context
+    monkeypatch.setattr(imap_connect, "tls_context", lambda box: made.append(box) or real(box))
+    tls_dovecot.append(message(1), DAY)
+    src = source(tls_dovecot, security="ssl", port=tls_dovecot.tls_port, ca_file=tls_dovecot.ca_file)
+    assert [r.data for r in poll(src, store)] == [message(1)]
+    tls_dovecot.append(message(2), DAY)
+    assert [r.data for r in poll(src, store)] == [message(2)]
+    assert len(made) == 1  # the CA certificates are loaded once, not at every poll
+
+
+def test_imap_plaintext_warning_said_once_per_server(dovecot, store, caplog):
+    from bot.sources import imap_connect
+
+    imap_connect._warn_unencrypted.cache_clear()
+    src = source(dovecot)
+    poll(src, store)
+    poll(src, store)
+    warned = [r for r in caplog.records if "unencrypted" in r.getMessage()]
+    assert len(warned) == 1 and f"{dovecot.host}:{dovecot.port}" in warned[0].getMessage()

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import re
+import sqlite3
+
 import pytest
-from conftest import at, deliver
+from conftest import at, deliver, use_imap
 
 import bot.poll
+import bot.sources
 from bot.demo import build_message
 from bot.errors import ConfigError
-from bot.poll import SeasonFiles, poll_once
+from bot.poll import Quiet, SeasonFiles, poll_once
+from bot.store import STORE_FILE, Store
 
 HR = "renliziyuan@tengfei.example"
 
@@ -91,3 +97,77 @@ def test_stamp_follows_mode_changes_and_ignores_subfolders(settings, config_dir)
     assert season.stamp() == before
     (config_dir / "people.csv").chmod(0o640)
     assert season.stamp() != before
+
+
+def test_idle_poll_reads_the_store_through_indexes_only(config_dir, dovecot, monkeypatch):
+    settings = use_imap(config_dir, dovecot, monkeypatch)
+    for n in range(3):
+        dovecot.append(build_message("lijianguo@tengfei.example", "李建国", settings.hr.address, f"你好 {n}",
+                                     "周五开会。", (), "utf8"), at("2026-12-04T09:00"))
+    assert len(poll_once(settings).recorded) == 3
+    statements: list[str] = []
+    real_open = Store.open.__func__
+
+    def traced(cls, *args, **kwargs):
+        store = real_open(cls, *args, **kwargs)
+        store.db.set_trace_callback(statements.append)
+        return store
+
+    monkeypatch.setattr(Store, "open", classmethod(traced))
+    assert poll_once(settings).recorded == []
+    queries = [s for s in statements if re.match(r"\s*(SELECT|UPDATE|DELETE)\b", s, re.IGNORECASE)]
+    assert len(queries) >= 4  # the config note, the held-mail note, the checkpoint, the outbox
+    db = sqlite3.connect(settings.paths.data / STORE_FILE)
+    try:
+        for query in queries:
+            plan = [row[3] for row in db.execute("EXPLAIN QUERY PLAN " + query)]
+            # A table read whole grows with the season: every idle poll would pay for it.
+            assert not [step for step in plan if re.fullmatch(r"SCAN \w+", step)], (query, plan)
+    finally:
+        db.close()
+
+
+def _age_store(settings, seconds=10):
+    """The store file as if last written `seconds` ago (a change shortly before a poll is not trusted)."""
+    path = settings.paths.data / STORE_FILE
+    past = path.stat().st_mtime_ns - seconds * 1_000_000_000
+    os.utime(path, ns=(past, past))
+
+
+def test_quiet_poll_opens_no_store_until_the_store_config_or_mailbox_changes(config_dir, dovecot, monkeypatch):
+    settings = use_imap(config_dir, dovecot, monkeypatch)
+
+    def hello(n: int) -> bytes:
+        return build_message("lijianguo@tengfei.example", "李建国", settings.hr.address, f"你好 {n}", "周五开会。", (),
+                             "utf8")
+
+    dovecot.append(hello(1), at("2026-12-04T09:00"))
+    source, quiet = bot.sources.source_for(settings), Quiet()
+    assert len(poll_once(settings, source, quiet=quiet).recorded) == 1
+    opened = []
+    real_open = Store.open.__func__
+    monkeypatch.setattr(Store, "open", classmethod(lambda cls, *a, **k: opened.append(1) or real_open(cls, *a, **k)))
+
+    def idle() -> int:
+        before = len(opened)
+        assert poll_once(settings, source, quiet=quiet).recorded == []
+        return len(opened) - before
+
+    _age_store(settings)
+    assert idle() == 1  # the store was written by the last poll: opened, and found as left
+    assert idle() == 0 and idle() == 0
+
+    dovecot.append(hello(2), at("2026-12-04T10:00"))  # new mail
+    assert len(poll_once(settings, source, quiet=quiet).recorded) == 1
+    _age_store(settings)
+    assert idle() == 1 and idle() == 0
+
+    with real_open(Store, settings.paths.data) as other:  # another process writes the store
+        other.set_state("adjust:note", "1")
+    assert idle() == 1
+    _age_store(settings)
+    assert idle() == 1 and idle() == 0
+
+    _break_people(config_dir)  # a mistake in the roster stops the poll, quiet or not
+    with pytest.raises(ConfigError):
+        poll_once(settings, source, quiet=quiet)

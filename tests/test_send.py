@@ -305,3 +305,17 @@ def test_refused_mail_is_shown_in_the_log_and_the_tracker(settings, store, serve
     rows = list(sheet.iter_rows(min_row=2, values_only=True))
     assert len(rows) == 1
     assert rows[0][1:4] == ("回执", "lijianguo@tengfei.example", "发送失败（服务器拒收）") and "550" in rows[0][4]
+
+
+def test_write_files_lists_the_outbox_folder_only_when_a_mail_needs_its_file(settings, store, monkeypatch):
+    from bot.out import outbox
+
+    swept = []
+    monkeypatch.setattr(outbox, "sweep_stale_temp_files", lambda folder, pattern: swept.append(folder))
+    queue(settings, store)
+    [first] = outbox.write_files(settings, store)
+    assert first.exists() and swept == []  # no folder yet: nothing to sweep
+    assert outbox.write_files(settings, store) == [] and swept == []  # every mail has its file: the folder is not read
+    queue(settings, store, to="wangjun@tengfei.example")
+    [second] = outbox.write_files(settings, store)
+    assert second.exists() and swept == [settings.paths.outbox]

@@ -228,3 +228,27 @@ def test_sigterm_stops_a_real_service_cleanly_and_a_second_start_is_refused(conf
     assert "SIGTERM received" in stderr and "hrbot stopped" in stderr
     assert not pid_file.exists()
     assert "hrbot run started" in (config_dir / "logs" / "hrbot.log").read_text(encoding="utf-8")
+
+
+def test_service_poll_sends_only_when_mail_waits(config_dir, monkeypatch):
+    settings = season(config_dir)
+    service = Service(settings, clock=FakeClock(at("2026-09-30T11:00")))
+    source = MaildirSource(settings.mailbox.path)
+    sends = []
+    send = service.send
+    monkeypatch.setattr(service, "send", lambda now=None: (sends.append(now), send(now)))
+
+    service.poll(source)
+    assert sends == []  # nothing new and nothing waiting: the store is not opened a second time
+    deliver(settings, at("2026-09-30T10:00"), build_message(
+        LI, "李建国", HR, "班子述职报告", "请查收。", [("班子述职报告.docx", forms.fill_team_report(HC, "李建国"))]))
+    service.poll(source)
+    assert len(sends) == 1
+    with Store.open(settings.paths.data) as store:
+        [confirmation] = store.outbox()
+        assert confirmation.kind == "confirmation" and confirmation.state != "queued"
+        store.set_outbox_state(confirmation.id, "queued")  # as if its sending had been put off
+    service.poll(source)
+    assert len(sends) == 2  # what still waits is sent by the next poll, new mail or not
+    service.poll(source)
+    assert len(sends) == 2

@@ -93,11 +93,16 @@ def write_files(settings: Settings, store: Store) -> list[Path]:
     The file name follows from the row alone, so a run killed between the rename and the store
     update writes the same file again rather than a second copy.
     """
+    rows = store.outbox_without_file()
+    if not rows:
+        # Nor a temp file to sweep: one is left only by a write cut short, whose row still has no file.
+        # Sending runs this at every poll; the sweep lists the whole folder, a file per mail sent.
+        return []
     folder = settings.paths.outbox
     if folder.is_dir():
         sweep_stale_temp_files(folder, ".*.tmp")
     written: list[tuple[int, Path]] = []
-    for row in store.outbox_without_file():
+    for row in rows:
         try:
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as error:

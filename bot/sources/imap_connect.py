@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import imaplib
 import logging
 import socket
@@ -33,11 +34,15 @@ def tls_context(mailbox: Mailbox) -> ssl.SSLContext:
     return context
 
 
-def connect(mailbox: Mailbox, password: str) -> IMAPClient:
-    """Connect, secure, log in and identify; any failure is a MailboxError."""
+def connect(mailbox: Mailbox, password: str, context: ssl.SSLContext | None = None) -> IMAPClient:
+    """Connect, secure, log in and identify; any failure is a MailboxError.
+
+    `context`: the TLS context to use, made by tls_context() when not given.
+    """
     with mailbox_errors(mailbox):
         implicit_tls = mailbox.security == "ssl"
-        context = tls_context(mailbox) if mailbox.security in ("ssl", "starttls") else None
+        if context is None and mailbox.security in ("ssl", "starttls"):
+            context = tls_context(mailbox)
         client = IMAPClient(mailbox.host, mailbox.port, ssl=implicit_tls, ssl_context=context,
                             timeout=mailbox.timeout)
         try:
@@ -46,7 +51,7 @@ def connect(mailbox: Mailbox, password: str) -> IMAPClient:
             if mailbox.security == "starttls":
                 client.starttls(context)
             elif mailbox.security == "none":
-                log.warning("imap: security = none, the password crosses the network unencrypted")
+                _warn_unencrypted(mailbox.host, mailbox.port)
             _login(client, mailbox.username, password)
             if client.has_capability("ID"):
                 _send_id(client)
@@ -54,6 +59,12 @@ def connect(mailbox: Mailbox, password: str) -> IMAPClient:
             _drop(client)
             raise
     return client
+
+
+@functools.cache
+def _warn_unencrypted(host: str, port: int) -> None:
+    """Said once per server and process: the service connects at every poll."""
+    log.warning("imap: security = none, the password crosses the network unencrypted (%s:%d)", host, port)
 
 
 def _login(client: IMAPClient, username: str, password: str) -> None:
