@@ -353,19 +353,23 @@ def test_roster_reads_the_optional_system_column_from_csv_and_xlsx(season, tmp_p
     assert head.system == "生产"
 
 
-def test_check_names_a_tally_that_does_not_count_and_a_scores_mistake_without_stopping(season, tmp_path, capsys):
-    """`hrbot check` reads what HR put in tallies/ and 日常考核.xlsx: each problem one ✗ line, the rest still checked."""
+def test_check_names_each_tally_that_does_not_count_and_stops_at_a_scores_mistake(season, tmp_path, capsys):
+    """`hrbot check` reads what HR put in tallies/ (each sheet that does not count is one ✗ line) and
+    日常考核.xlsx (HR's own file: a mistake is a config error, exit 2, as in adjustments.csv)."""
     blank = sheets_by_name(season, tmp_path / "sheets")["合成车间-员工民主测评统计表.xlsx"]
     (season / "tallies").mkdir()
     (season / "tallies" / "合成车间统计.xlsx").write_bytes(fill_tally(blank, 80, HC_STAFF))
     (season / "tallies" / "错放的表.xlsx").write_bytes(fill_tally(blank, 80, {**HC_STAFF, "张三": (1, 0, 0, 0)}))
-    write_scores(season, [("合成车间", "张三", 90, 80)])
     assert main(["--config", str(season), "check"]) == 1
     out = capsys.readouterr().out
     assert "✓ tallies/：1 份民主测评统计表可计入" in out
     assert "✗ tallies/错放的表.xlsx 不计入：" in out and "张三" in out
-    assert any(line.startswith("✗ ") and "日常考核.xlsx 第 2 行" in line for line in out.splitlines())
     assert "工作日安排" in out  # the checks after these still ran
+
+    write_scores(season, [("合成车间", "张三", 90, 80)])
+    assert main(["--config", str(season), "check"]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert "日常考核.xlsx 第 2 行" in line and "张三" in line
 
     write_scores(season, SCORES)
     (season / "tallies" / "错放的表.xlsx").unlink()
