@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta, timezone
 from email.parser import BytesHeaderParser
 
@@ -11,11 +10,10 @@ from hypothesis import given, settings as hypothesis_settings, strategies as st
 from imapclient.response_parser import parse_fetch_response
 from imapclient.response_types import BodyData
 
-import imap_server
 from bot.sources import imap_structure
 from bot.sources.imap_fetch import header_message_id, uid_fetch
 from bot.sources.imap_response import ResponseError, internal_date, parse_fetch
-from test_peer_mail import ABSENT, PEER, _raw
+from test_peer_mail import peer_mailbox
 
 # What hrbot asks a server for (bot.sources.imap_fetch), and a whole-body read.
 ASKED = (
@@ -42,21 +40,11 @@ def _plain(value):
 def test_imap_response_reads_peer_mail_as_imapclient_does(tmp_path):
     """287 real-world messages in a real dovecot: every value of every answer hrbot asks for is
     imapclient's, and the structures name the same parts."""
-    if not (PEER / "expected.json").is_file():
-        pytest.skip(ABSENT)
-    if not imap_server.available():
-        pytest.skip(f"dovecot not installed ({imap_server.DOVECOT})")
-    names = sorted(json.loads((PEER / "expected.json").read_text(encoding="utf-8"))["files"])
-    when = datetime.now(timezone.utc) - timedelta(days=3)
     answers = {}
-    with imap_server.run_dovecot(tmp_path) as server:
-        for name in names:
-            server.append(_raw(name), when)
-        with server.client() as client:
-            client.select_folder("INBOX", readonly=True)
-            for items in ASKED:
-                typ, answers[items] = client._imap.uid("FETCH", "1:*", f"({items})")
-                assert typ == "OK"
+    with peer_mailbox(tmp_path) as (names, client):
+        for items in ASKED:
+            typ, answers[items] = client._imap.uid("FETCH", "1:*", f"({items})")
+            assert typ == "OK"
     for items, data in answers.items():
         ours, theirs = parse_fetch(data), _imapclient(data)
         assert sorted(ours) == sorted(theirs) == list(range(1, len(names) + 1)), items

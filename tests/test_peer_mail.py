@@ -15,6 +15,7 @@ expected.json gives, per file, the attachment names that project's own tests exp
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import unicodedata
@@ -135,11 +136,10 @@ SERVER_PARSES_OTHERWISE = {
 }
 
 
-def test_peer_mail_parts_named_alike_from_bodystructure(tmp_path):
-    """Every peer message appended to a real dovecot: the parts its BODYSTRUCTURE lists (named by
-    bot.mime.parts, as the IMAP source does for mail it never downloads) are the parts decode lists."""
+@contextlib.contextmanager
+def peer_mailbox(tmp_path):
+    """Every peer message appended to a real dovecot's INBOX, selected read-only: (names in UID order, client)."""
     import imap_server
-    from bot.sources.imap_structure import parse
 
     if not (PEER / "expected.json").is_file():
         pytest.skip(ABSENT)
@@ -152,7 +152,16 @@ def test_peer_mail_parts_named_alike_from_bodystructure(tmp_path):
             server.append(_raw(name), when)
         with server.client() as client:
             client.select_folder("INBOX", readonly=True)
-            fetched = client.fetch(client.search(), ["BODYSTRUCTURE"])
+            yield names, client
+
+
+def test_peer_mail_parts_named_alike_from_bodystructure(tmp_path):
+    """Every peer message appended to a real dovecot: the parts its BODYSTRUCTURE lists (named by
+    bot.mime.parts, as the IMAP source does for mail it never downloads) are the parts decode lists."""
+    from bot.sources.imap_structure import parse
+
+    with peer_mailbox(tmp_path) as (names, client):
+        fetched = client.fetch(client.search(), ["BODYSTRUCTURE"])
     assert len(fetched) == len(names)
     differ = {}
     for (uid, data), name in zip(sorted(fetched.items()), names):
