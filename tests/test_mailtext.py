@@ -97,3 +97,15 @@ def test_mailtext_long_ascii_subject_is_folded():
     value = mailtext.unstructured(text)
     assert max(len(line) for line in value.split("\r\n")) <= 78
     assert str(email.message_from_bytes(f"Subject: {value}\r\n\r\n".encode(), policy=default)["Subject"]) == text
+
+
+def test_compose_message_ids_do_not_depend_on_the_random_module(settings):
+    """Two mails made at once, the `random` module seeded alike before each (as a caller may do), get two IDs."""
+    import random
+
+    ids = set()
+    for _ in range(2):
+        random.seed(7)
+        ids.add(compose(settings, "confirmation", ["wangjun@example.com"], SUBJECT, TEXT).message_id)
+    assert len(ids) == 2
+    assert all(i.startswith("<") and i.endswith(">") and i.isascii() for i in ids)

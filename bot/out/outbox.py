@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
 from pathlib import Path
 
 from bot.out import mailtext
@@ -47,7 +49,9 @@ def compose(
     if html is not None:
         html = to_script(settings, html)
     domain = settings.hr.address.rpartition("@")[2] or "hrbot.local"
-    message_id = make_msgid("hrbot", domain=domain)
+    # Not email.utils.make_msgid: its random part comes from the `random` module, whose state a caller
+    # may have seeded (two mails within its 10 ms tick then got one ID, and the outbox refused the second).
+    message_id = f"<{time.time_ns()}.{secrets.token_hex(8)}.hrbot@{domain}>"
     headers = [
         ("From", mailtext.mailbox(to_script(settings, settings.hr.name), settings.hr.address)),
         ("To", ", ".join(to)),
