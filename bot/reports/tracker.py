@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -48,6 +49,8 @@ if TYPE_CHECKING:  # XlsxWriter: imported where a workbook is written (tests/tes
 
     from bot.evaluation.progress import UnitProgress
     from xlsxwriter.format import Format
+
+logger = logging.getLogger(__name__)  # `log` names the mail log here
 
 FILE_PREFIX = "考核材料跟踪表"
 SHEET_OVERVIEW = "总览"
@@ -171,9 +174,13 @@ def write_tracker(
             _write_table(wb, title, table, formats, banner)
         wb.close()
 
-    # The workbook last: once it names the CSV, the CSV is there. Its rename syncs the folder for both.
-    _save_atomically(_log_csv(log, names, season_tz), full_log, sync_parent=False)
+    # The workbook first: the CSV is a side file, and one HR has open in Excel (which locks it on
+    # Windows) must not hold back the workbook and the daily summary that mails it.
     _save_atomically(write, target, crash_at="tracker_write")
+    try:
+        _save_atomically(_log_csv(log, names, season_tz), full_log)
+    except HrbotError as error:
+        logger.warning("tracker: the full mail log was not written: %s", error)
     return target
 
 
@@ -338,8 +345,9 @@ def _message_rows(entry: LogEntry, received: datetime | None,
 def _log_csv(log: list[LogEntry], names: dict[str, str], season_tz: tzinfo) -> bytes:
     """Every message as the sheet shows a roster member's, plus its Message-ID (for 归属 and reprocess).
 
-    UTF-8 with a BOM, so Excel and WPS on Chinese Windows read it as UTF-8 and not as GBK. Text from the
-    mail itself (sender, subject, reason, file name, Message-ID) never starts like a formula (_inert).
+    UTF-8 with a BOM, so Excel and WPS on Chinese Windows read it as UTF-8 and not as GBK. No cell
+    starts like a formula (_inert): every one may carry the mail's own text, a reason too (it can
+    begin with the file's name).
     """
     text = io.StringIO()
     out = csv.writer(text)
@@ -349,13 +357,11 @@ def _log_csv(log: list[LogEntry], names: dict[str, str], season_tz: tzinfo) -> b
         if moment.tzinfo is not None:
             moment = moment.astimezone(season_tz)
         # The wall clock as the sheet shows it; the slice drops an offset (cheaper than _local's replace).
-        head = _message_head(entry, moment.isoformat(" ", "seconds")[:19], names, _inert(entry.subject))
-        head[1], head[4] = _inert(head[1]), _inert(head[4])
-        mid = [_inert(entry.ref or entry.message_id)]  # a mail without one: the reference 归属 takes
-        if not entry.attachments:
-            out.writerow(head + [None] * 6 + mid)
-            continue
-        out.writerows(head + _part_values(part, _inert(part.filename)) + mid for part in entry.attachments)
+        head = _message_head(entry, moment.isoformat(" ", "seconds")[:19], names, entry.subject)
+        mid = [entry.ref or entry.message_id]  # a mail without one: the reference 归属 takes
+        rows = ([head + _part_values(part, part.filename) + mid for part in entry.attachments]
+                or [head + [None] * 6 + mid])
+        out.writerows([_inert(cell) if isinstance(cell, str) else cell for cell in row] for row in rows)
     return text.getvalue().encode("utf-8-sig")
 
 

@@ -292,7 +292,9 @@ class ImapSource:
                 return validity, [], [], last
             metas = fetch_meta_from(client, last + 1, uidnext, info.get(b"EXISTS", 0), above=last)
             uids = [m.uid for m in metas]
-            return validity, metas, uids, max([last, *uids])
+            # A UID below SELECT's UIDNEXT that the listing lacks is gone for good (a junk filter moved it):
+            # accounted for, so the checkpoint reaches UIDNEXT - 1 and the next idle poll can stay quiet.
+            return validity, metas, uids, max([last, *uids, (uidnext or 1) - 1])
         if checkpoint is not None:
             log.warning("imap: %s UIDVALIDITY changed (%d → %d): re-reading it, skipping what was recorded",
                         self.folder, checkpoint[0], validity)
