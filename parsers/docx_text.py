@@ -11,6 +11,7 @@ from functools import lru_cache
 
 from lxml import etree
 
+from parsers.caps import MAX_XML_BYTES
 from parsers.errors import UnreadableDocument
 
 # Transitional and Strict OOXML spell the WordprocessingML namespace differently.
@@ -21,8 +22,6 @@ _W = {
 _MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
 _OFFICE_DOCUMENT = "/officeDocument"  # the end of the relationship type naming the main part
 _MARGIN_PART = re.compile(r"word/(header|footer)\d*\.xml$")
-# A real report is a few hundred kilobytes of XML; far more is a zip bomb, not a report.
-MAX_XML_BYTES = 30 * 1024 * 1024
 
 # Wrappers whose children belong where the wrapper stands (tracked insertions, custom XML, ...).
 _TRANSPARENT = {"ins", "customXml", "smartTag", "hyperlink", "fldSimple", "moveTo", "dir", "bdo"}

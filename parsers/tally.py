@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from bot.records import CADRE_LEVELS, CHANNEL_TITLES, TEAM_LEVELS, Roster
 from parsers.errors import UnreadableDocument
-from parsers.xlsx import _check_sizes
+from parsers.caps import check_workbook_sizes
 
 # The layout hrbot writes (bot.evaluation.sheets) and reads back here.
 SHEET = "测评统计"
@@ -54,7 +54,7 @@ def read_tally(data: bytes, roster: Roster) -> TallySheet | None:
     """The counts of a returned tally sheet; None if the workbook is not one. TallyRefused when it cannot count."""
     import openpyxl
 
-    _check_sizes(data)
+    check_workbook_sizes(data)
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as error:  # noqa: BLE001 - openpyxl raises assorted errors on broken files
@@ -76,7 +76,7 @@ def is_tally(data: bytes) -> bool:
     import openpyxl
 
     try:
-        _check_sizes(data)
+        check_workbook_sizes(data)
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception:  # noqa: BLE001 - not a readable workbook, so not a tally sheet either
         return False

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import io
-import zipfile
 from datetime import date, datetime
 
-from parsers.docx_text import MAX_XML_BYTES, DocxText
+from parsers.caps import check_workbook_sizes
+from parsers.docx_text import DocxText
 from parsers.errors import UnreadableDocument
 
 # A review form is a few dozen rows; a sheet of data is not a form, and reading it all costs memory.
@@ -17,7 +17,7 @@ MAX_COLUMNS = 30
 
 def read_xlsx(data: bytes) -> DocxText:
     """Every sheet's rows (cells as text) as a table, each non-empty cell a line; UnreadableDocument when broken."""
-    _check_sizes(data)
+    check_workbook_sizes(data)
     import openpyxl  # only for a workbook (tests/test_idle_imports.py)
 
     try:
@@ -44,17 +44,6 @@ def read_xlsx(data: bytes) -> DocxText:
     finally:
         book.close()
     return out
-
-
-def _check_sizes(data: bytes) -> None:
-    """Refuse a workbook whose parts unpack beyond the XML cap before openpyxl inflates any of them."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            too_big = any(info.file_size > MAX_XML_BYTES for info in zf.infolist())
-    except (zipfile.BadZipFile, ValueError, OSError) as error:
-        raise UnreadableDocument("Excel 文件已损坏，无法读取") from error
-    if too_big:
-        raise UnreadableDocument("文件内容过大，无法读取")
 
 
 def _text(value: object) -> str:

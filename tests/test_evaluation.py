@@ -226,7 +226,7 @@ def test_tally_refusal_names_file_row_and_problem_and_stays_owed(season, tmp_pat
 
 def test_tally_mailed_with_a_problem_is_rejected_naming_file_and_row(season, tmp_path):
     from bot.records import Mail, Part
-    from parsers import recognise
+    from parsers.recognise import recognise
 
     blank = sheets_by_name(season, tmp_path / "sheets")["合成车间-员工民主测评统计表.xlsx"]
     data = fill_tally(blank, 130, HC_STAFF, expected=126)
@@ -299,7 +299,7 @@ def test_results_classes_by_top_share(season, tmp_path, capsys):
 
 def test_tally_copied_out_of_its_workbook_is_rejected_with_what_to_do(season):
     from bot.records import Mail, Part
-    from parsers import recognise
+    from parsers.recognise import recognise
 
     book = Workbook()
     book.active.append(["单位", "姓名", "优秀", "称职", "基本称职", "不称职"])

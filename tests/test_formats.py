@@ -23,7 +23,8 @@ from bot.records import ACCEPTED, IGNORED, REJECTED, Mail, Part, Recognition
 from bot.season.items import PERSONAL_REPORT, UNION_REVIEW
 from bot.season.roster import load_roster
 from bot.settings import EXAMPLE_CONFIG, Limits
-from parsers import convert, recognise
+from parsers import convert
+from parsers.recognise import recognise
 from parsers.forms import fill_personal_report
 from parsers.pdf import SCANNED_WARNING
 

@@ -10,7 +10,7 @@ import pytest
 
 from bot.records import ACCEPTED, DEPUTY, HEAD, SECRETARY, UNION_CHAIR, Mail, Part, Person, Roster, Unit
 from bot.season.items import LEADER_REVIEW, PERSONAL_REPORT, RESERVE_RECOMMENDATION, TEAM_REPORT, UNION_REVIEW
-from parsers import recognise
+from parsers.recognise import recognise
 from parsers.docx_text import read_docx
 from parsers.forms import (
     FORM_FILES,

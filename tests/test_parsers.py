@@ -29,7 +29,7 @@ from bot.records import (
     Unit,
 )
 from bot.season.items import LEADER_REVIEW, MEETING_REQUEST, PERSONAL_REPORT, TEAM_REPORT, UNION_REVIEW
-from parsers import recognise
+from parsers.recognise import recognise
 from parsers.forms import fill_personal_report, fill_review, fill_team_report
 
 PEOPLE = (

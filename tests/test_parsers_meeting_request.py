@@ -9,7 +9,7 @@ import pytest
 
 from bot.records import HEAD, Mail, Person, Roster, Unit
 from bot.season.items import MEETING_REQUEST
-from parsers import find_date, find_meeting_request
+from parsers.meeting_request import find_date, find_meeting_request
 
 HEAD_OF_SYNTHESIS = Person("合成车间", "李建国", HEAD, "lijianguo@tengfei.example")
 ROSTER = Roster({"合成车间": Unit("合成车间", "车间", 120, None)}, (HEAD_OF_SYNTHESIS,))

@@ -650,16 +650,16 @@ def test_parser_failure_malformed_docx_is_rejected_quarantined_and_the_poll_goes
 
 
 def test_parser_failure_unforeseen_exception_is_one_line_and_the_poll_goes_on(settings, monkeypatch):
-    import parsers
+    from parsers import recognise
 
-    real = parsers.recognise
+    real = recognise.recognise
 
     def crashing(part, mail, *args):
         if "崩溃" in mail.subject:
             raise RuntimeError("unexpected state\n  in line 2\tof the parser")
         return real(part, mail, *args)
 
-    monkeypatch.setattr(parsers, "recognise", crashing)
+    monkeypatch.setattr(recognise, "recognise", crashing)
     raw = send(settings, "2026-12-03T10:00", subject="崩溃", attachments=[report()])
     send(settings, "2026-12-03T10:05", attachments=[report("刘洋", "科级干部")])
     poll_once(settings)
@@ -670,16 +670,16 @@ def test_parser_failure_unforeseen_exception_is_one_line_and_the_poll_goes_on(se
 
 
 def test_parser_failure_in_a_handler_is_rejected_and_the_poll_goes_on(settings, monkeypatch):
-    import parsers
+    from parsers import meeting_request
 
-    real = parsers.find_meeting_request
+    real = meeting_request.find_meeting_request
 
     def crashing(mail, *args):
         if "崩溃" in mail.subject:
             raise KeyError("no such unit")
         return real(mail, *args)
 
-    monkeypatch.setattr(parsers, "find_meeting_request", crashing)
+    monkeypatch.setattr(meeting_request, "find_meeting_request", crashing)
     send(settings, "2026-12-03T10:00", subject="崩溃", attachments=[report()])
     send(settings, "2026-12-03T10:05", attachments=[report("刘洋", "科级干部")])
     poll_once(settings)

@@ -18,7 +18,7 @@ from conftest import DEMO_ACCEPTED
 from smtp_server import SmtpServer, free_port
 
 import bot.intake.extract
-import parsers
+from parsers import recognise
 from bot.errors import StoreError
 from bot.poll import poll_once
 from bot.out.senders import deliver
@@ -59,7 +59,7 @@ def test_save_environment_error_under_a_parser_is_no_verdict_on_the_attachment(d
     def no_room(*args, **kw):  # as when LibreOffice cannot write its temp file
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(parsers, "recognise", no_room)
+    monkeypatch.setattr(recognise, "recognise", no_room)
     with pytest.raises(OSError):
         poll_once(demo_season)
     assert outcomes(demo_season)["rejected"] == 0

@@ -6,15 +6,13 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.records import Arrival, Roster
 from bot.season.items import BALLOT_TALLY
 from bot.store import Store
-
-if TYPE_CHECKING:  # the reader is imported where a sheet is read (_read)
-    from parsers.tally import TallySheet
+from parsers.errors import UnreadableDocument
+from parsers.tally import TallyRefused, TallySheet, read_tally
 
 log = logging.getLogger(__name__)
 
@@ -96,11 +94,6 @@ def _folder_files(config_dir: Path, zone: ZoneInfo) -> list[tuple[Path, datetime
 
 def _read(data: bytes, roster: Roster):
     """(sheet, None) when the sheet counts, else (None, the problem in HR's words)."""
-    # Here, not at the top: the parsers package brings the recognisers (opencc, some 250 patterns,
-    # ~40 ms), which status, the tracker and the reminders need only when there is a sheet to read.
-    from parsers.errors import UnreadableDocument
-    from parsers.tally import TallyRefused, read_tally
-
     try:
         sheet = read_tally(data, roster)
     except (TallyRefused, UnreadableDocument) as error:

@@ -6,7 +6,7 @@ import hashlib
 import logging
 from pathlib import Path
 
-import parsers
+from parsers import meeting_request, recognise
 from bot.crashpoints import sweep_stale_temp_files, write_atomically
 from bot.errors import environmental, save_failed
 from bot.intake import limits, unpack
@@ -49,7 +49,7 @@ def documents(job: Job, ctx: Context) -> None:
             continue
         entry.saved_as = save(ctx.store.data_dir, part.data, sha)
         job.documents.extend((d, entry) for d in recognition.documents)
-    request = parsers.find_meeting_request(job.mail, job.sender, ctx.roster, year)
+    request = meeting_request.find_meeting_request(job.mail, job.sender, ctx.roster, year)
     if request is not None and not any(d.item == request.item for d, _ in job.documents):
         job.documents.append((request, None))
     if job.documents:
@@ -77,7 +77,7 @@ def _recognise(part: Part, job: Job, ctx: Context) -> Recognition:
     if over_limit:  # checked before any parser opens it: a zip bomb must never reach them
         return Recognition(outcome=REJECTED, reason=over_limit)
     try:
-        return parsers.recognise(part, job.mail, job.sender, ctx.roster, ctx.settings.season.year, inflated)
+        return recognise.recognise(part, job.mail, job.sender, ctx.roster, ctx.settings.season.year, inflated)
     except Exception as error:  # one unreadable attachment must not block the mail
         if environmental(error):  # but a full disk under a parser is no verdict on the attachment
             raise

@@ -16,7 +16,8 @@ from bot.records import ACCEPTED, Mail, Part, Recognition, Roster
 from bot.season.items import LEADER_REVIEW, PERSONAL_REPORT, TEAM_REPORT, UNION_REVIEW
 from bot.season.roster import load_roster
 from bot.settings import EXAMPLE_CONFIG
-from parsers import convert, recognise
+from parsers import convert
+from parsers.recognise import recognise
 from tests.layouts.build import (
     OPINION,
     OPINION_2,
