@@ -345,9 +345,9 @@ def _message_rows(entry: LogEntry, received: datetime | None,
 def _log_csv(log: list[LogEntry], names: dict[str, str], season_tz: tzinfo) -> bytes:
     """Every message as the sheet shows a roster member's, plus its Message-ID (for 归属 and reprocess).
 
-    UTF-8 with a BOM, so Excel and WPS on Chinese Windows read it as UTF-8 and not as GBK. No cell
-    starts like a formula (_inert): every one may carry the mail's own text, a reason too (it can
-    begin with the file's name).
+    UTF-8 with a BOM, so Excel and WPS on Chinese Windows read it as UTF-8 and not as GBK. No cell that
+    carries text from the mail starts like a formula (_inert): sender, subject, reasons (an attachment's
+    can begin with its file name), file name, Message-ID. The other cells are hrbot's own words.
     """
     text = io.StringIO()
     out = csv.writer(text)
@@ -357,11 +357,16 @@ def _log_csv(log: list[LogEntry], names: dict[str, str], season_tz: tzinfo) -> b
         if moment.tzinfo is not None:
             moment = moment.astimezone(season_tz)
         # The wall clock as the sheet shows it; the slice drops an offset (cheaper than _local's replace).
-        head = _message_head(entry, moment.isoformat(" ", "seconds")[:19], names, entry.subject)
-        mid = [entry.ref or entry.message_id]  # a mail without one: the reference 归属 takes
-        rows = ([head + _part_values(part, part.filename) + mid for part in entry.attachments]
-                or [head + [None] * 6 + mid])
-        out.writerows([_inert(cell) if isinstance(cell, str) else cell for cell in row] for row in rows)
+        head = _message_head(entry, moment.isoformat(" ", "seconds")[:19], names, _inert(entry.subject))
+        head[1], head[4] = _inert(head[1]), _inert(head[4])
+        mid = [_inert(entry.ref or entry.message_id)]  # a mail without one: the reference 归属 takes
+        if not entry.attachments:
+            out.writerow(head + [None] * 6 + mid)
+            continue
+        for part in entry.attachments:
+            values = _part_values(part, _inert(part.filename))
+            values[2] = _inert(values[2])
+            out.writerow(head + values + mid)
     return text.getvalue().encode("utf-8-sig")
 
 
