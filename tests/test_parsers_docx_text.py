@@ -9,7 +9,7 @@ import docx
 import pytest
 from docx.oxml import parse_xml
 
-from parsers import UnreadableDocument
+from parsers.errors import UnreadableDocument
 from parsers.docx_text import read_docx
 
 NS = (
