@@ -13,8 +13,9 @@ from pathlib import Path
 
 from bot.crashpoints import write_atomically
 from bot.errors import StoreError, save_failed
-from bot.records import (ACCEPTED, CANCELLED, CONFIRMATION, QUEUED, SENDING, SENT, Arrival, AttachmentLog,
-                         HeldDocument, LogEntry, OutboxRow, Outgoing, Recorded, StoredMessage, message_ref, ref_row)
+from bot.records import (ACCEPTED, CANCELLED, CONFIRMATION, FAILED, QUEUED, SENDING, SENT, UNCERTAIN, Arrival,
+                         AttachmentLog, HeldDocument, LogEntry, OutboxRow, Outgoing, Recorded, StoredMessage, message_ref,
+                         ref_row)
 
 log = logging.getLogger(__name__)
 
@@ -457,6 +458,10 @@ class Store:
              _utcnow(), out.eml),
         )
         return cursor.lastrowid
+
+    def kept_aside(self) -> list[OutboxRow]:
+        """The mails that need a person: refused for good, or of unknown fate. For `hrbot log` and the tracker."""
+        return self.outbox(FAILED, UNCERTAIN)
 
     def outbox(self, *states: str) -> list[OutboxRow]:
         where = f" WHERE state IN ({','.join('?' * len(states))})" if states else ""

@@ -14,7 +14,7 @@ import pytest
 from bot import settings as settings_module
 from bot.errors import ConfigError, SendError
 from bot.out.outbox import compose
-from bot.out.senders import UNCERTAIN_REASON, deliver, Hooks, kept_aside, retry_uncertain
+from bot.out.senders import UNCERTAIN_REASON, deliver, Hooks, retry_uncertain
 from bot.out.senders.smtp import LOGIN_FAILED
 from bot.settings import Settings
 from bot.store import Store
@@ -149,7 +149,7 @@ def test_deliver_permanent_failure_kept_aside_never_retried(settings, store, ser
     failed = row(store, outbox_id)
     assert [o.outbox_id for o in report.failed] == [outbox_id]
     assert failed.state == "failed" and "550" in failed.last_error
-    assert [r.id for r in kept_aside(store)] == [outbox_id]
+    assert [r.id for r in store.kept_aside()] == [outbox_id]
     deliver(settings, store, now=later(60 * 24))
     assert server.received == [] and row(store, outbox_id).state == "failed"
 

@@ -19,7 +19,6 @@ from bot.reports.views import season_status, write_tracker_for
 from bot.season.roster import load_roster
 from bot.settings import Settings
 from bot.store import Store
-from bot.out.senders import kept_aside
 from bot.out.templates import render
 from bot.reports.todo import waiting
 from bot.reports.tracker import STATE_LABELS
@@ -159,7 +158,7 @@ def _attention(settings: Settings, roster: Roster, store: Store, rows: list[Stat
     """Everything waiting for HR (bot.reports.todo, as the tracker's sheet 待处理 lists it), each with its fix."""
     adjusted = adjustments.for_status(settings.config_dir, roster, store)
     notes = []
-    for t in waiting(roster, store.log(), rows, kept_aside(store), store.requested_meetings(), adjusted):
+    for t in waiting(roster, store.log(), rows, store.kept_aside(), store.requested_meetings(), adjusted):
         at = f"{deadlines.local(t.when, settings.season):%m-%d %H:%M} " if t.when else ""
         notes.append(f"【{t.kind}】{at}{t.about}：{t.what}。处理：{t.fix}")
     if not kickoff_sent(store, settings, roster):

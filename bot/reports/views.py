@@ -8,7 +8,6 @@ from pathlib import Path
 
 from bot.evaluation.progress import progress
 from bot.evaluation.tallies import folder_arrivals
-from bot.out.senders import kept_aside
 from bot.errors import ConfigError
 from bot.records import LogEntry, OutboxRow, Roster, StatusRow
 from bot.reports.todo import waiting
@@ -93,7 +92,7 @@ def waiting_for_hr(settings: Settings, roster: Roster, rows: list[StatusRow], lo
 def kept_aside_mail(settings: Settings) -> list[OutboxRow]:
     """Outgoing mail a sender refused for good, or whose sending was cut off: HR must look."""
     with Store.open(settings.paths.data) as store:
-        return kept_aside(store)
+        return store.kept_aside()
 
 
 def status_table(rows: list[StatusRow]) -> str:

@@ -131,11 +131,6 @@ def sender_for(settings: Settings) -> Sender | None:
     raise ConfigError(settings.config_dir / SETTINGS_FILE, f"[sending] kind “{kind}” 不受支持")
 
 
-def kept_aside(store: Store) -> list[OutboxRow]:
-    """The mails that need a person: refused for good, or of unknown fate. For `hrbot log` and the tracker."""
-    return store.outbox(FAILED, UNCERTAIN)
-
-
 def retry_uncertain(store: Store) -> int:
     """HR checked the 'uncertain' mails (`hrbot send --retry-uncertain`): queue them for the next run; how many."""
     rows = store.outbox(UNCERTAIN)
