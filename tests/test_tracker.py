@@ -290,7 +290,8 @@ def _strangers_mail() -> list[LogEntry]:
 def test_tracker_log_sheet_says_where_the_full_log_is(tmp_path, rows, log, roster):
     path = write_tracker(tmp_path, AS_OF, rows, log + _strangers_mail(), roster, SHANGHAI)
     ws = load_workbook(path)["邮件日志"]
-    assert str(log_csv_path(tmp_path, AS_OF)) in ws["A1"].value
+    # Its name, not the server's path: the workbook is also read as the summary mail's attachment.
+    assert "跟踪表文件夹中的 考核材料跟踪表-2026-12-08-邮件日志.csv" in ws["A1"].value and str(tmp_path) not in ws["A1"].value
     assert log_csv_path(tmp_path, AS_OF).name == "考核材料跟踪表-2026-12-08-邮件日志.csv"
     summed = next(r for r in ws.iter_rows(min_row=3, values_only=True) if r[1] == "-x@supplier.example")
     assert summed[2] == "共 2 封（首封 2026-12-05），最近一封：+报价单" and summed[5] == "共 2 个附件"

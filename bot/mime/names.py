@@ -255,7 +255,11 @@ def sender(value: str | None, hint: str | None = None) -> tuple[str | None, str]
         found = _ascii_sender(value)
         if found is not None:
             return found
-    for text in (unfold(value), decode_words(value, hint)):
+        # The unfolded reading was _ascii_sender's, which the hint cannot change: only the decoded one is left.
+        readings = (decode_words(value, hint),)
+    else:
+        readings = (unfold(value), decode_words(value, hint))
+    for text in readings:
         found = _reading(text, hint)
         if found is not None:
             return found

@@ -287,7 +287,7 @@ def _roster_names(roster: Roster) -> dict[str, str]:
 def _log_table(log: list[LogEntry], names: dict[str, str], season_tz: tzinfo, full_log: Path) -> _Table:
     """Roster members' mail one row per attachment; other senders' summed up per sender and outcome."""
     table = _Table(LOG_HEADERS, [DATETIME] + [TEXT] * 10,
-                   note=f"非名单发件人的邮件按发件人合计为一行；逐封的完整邮件日志见 {full_log}")
+                   note=f"非名单发件人的邮件按发件人合计为一行；逐封的完整邮件日志见跟踪表文件夹中的 {full_log.name}")
     # Mail from off the roster (most of a working inbox) is summed up per sender and outcome: one row
     # with the count and the latest message. The CSV beside the workbook and `hrbot log` list each.
     strangers: dict[tuple[str | None, str], list[LogEntry]] = {}
